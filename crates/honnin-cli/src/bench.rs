@@ -1,0 +1,288 @@
+//! `honnin bench registry`: bulk import, lookups through the HTTP API (load from this
+//! process against a `honnin serve` child process), and logged provisions. Each figure is
+//! printed with its target; the last line is machine-readable.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use clap::Subcommand;
+use http_body_util::{BodyExt, Full};
+use honnin_core::Actor;
+use honnin_registry::synth::Generator;
+use honnin_registry::{ImportRow, Registry};
+use honnin_store::audit::AuditLog;
+use honnin_store::{OpenOptions, Store, SystemClock};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use indicatif::ProgressBar;
+use rand::Rng;
+use serde_json::{Value, json};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Import, lookup and provision figures of the registry.
+    Registry {
+        /// Residents to import.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// Also measure import into this PostgreSQL database.
+        #[arg(long, env = "HONNIN_BENCH_PG_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Seconds of load for each HTTP phase.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Concurrent HTTP connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Working directory (default: a fresh temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+pub async fn run(cmd: BenchCmd) -> Result<std::process::ExitCode> {
+    match cmd {
+        BenchCmd::Registry { count, database_url, duration, connections, dir } => {
+            let tmp = tempfile::tempdir().context("temporary directory")?;
+            let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
+            registry(count, database_url, Duration::from_secs(duration), connections, &dir).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn synth_rows(count: usize, seed: u64) -> Vec<ImportRow> {
+    let mut g = Generator::new(seed, honnin_core::today_jst(jiff::Timestamp::now()));
+    (0..count).map(|_| ImportRow::from_synthetic(&g.next_resident())).collect()
+}
+
+/// Imports `rows` in-process; returns residents/s and the issued numbers.
+async fn import_into(store: Store, rows: &[ImportRow], label: &str) -> Result<(f64, Vec<String>)> {
+    let clock = Arc::new(SystemClock);
+    let registry = Registry::new(store.clone(), clock.clone(), AuditLog::spawn(store, clock));
+    let admin = Actor::system();
+    let pb = ProgressBar::new(rows.len() as u64);
+    pb.set_message(label.to_string());
+    let start = Instant::now();
+    let mut numbers = Vec::with_capacity(rows.len());
+    for (i, chunk) in rows.chunks(50_000).enumerate() {
+        let r = registry.import(&admin, chunk, i * 50_000 + 1).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        numbers.extend(r.my_numbers);
+        pb.inc(chunk.len() as u64);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    Ok((rows.len() as f64 / secs, numbers))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "meets target" } else { "BELOW target" }
+}
+
+async fn registry(count: usize, pg: Option<String>, duration: Duration, connections: usize, dir: &Path) -> Result<()> {
+    println!("== honnin bench registry: {count} residents, {connections} connections, {}s per phase", duration.as_secs());
+    let t = Instant::now();
+    let rows = synth_rows(count, 7);
+    println!("generated {count} synthetic rows in {:.1}s (not timed)", t.elapsed().as_secs_f64());
+
+    let store = Store::open_sqlite_dir(dir, OpenOptions::default()).await?;
+    let (sqlite_rate, numbers) = import_into(store.clone(), &rows, "sqlite import").await?;
+    store.close().await;
+    println!(
+        "import  sqlite      {:>10.0} residents/s   target >= 200000   ratio {:.2}  {}",
+        sqlite_rate,
+        sqlite_rate / 200_000.0,
+        verdict(sqlite_rate >= 200_000.0)
+    );
+    if let Some(url) = &pg {
+        let store = Store::open(url, OpenOptions::default()).await?;
+        let (pg_rate, _) = import_into(store.clone(), &rows, "postgres import").await?;
+        store.close().await;
+        println!("import  postgresql  {:>10.0} residents/s   (reported; no target)", pg_rate);
+    }
+    drop(rows);
+
+    // The server as a separate process over the imported SQLite database.
+    let port = free_port()?;
+    let exe = std::env::current_exe().context("locating the honnin binary")?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["serve", "--no-demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir)
+        .env("HONNIN_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting honnin serve")?;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&base).await?;
+    let admin = std::fs::read_to_string(dir.join("admin.token")).context("admin token")?.trim().to_string();
+
+    let http = HyperClient::builder(TokioExecutor::new()).pool_max_idle_per_host(connections).build_http::<Full<Bytes>>();
+    let numbers = Arc::new(numbers);
+    let lookups = load(&http, &base, &admin, duration, connections, {
+        let numbers = numbers.clone();
+        move |rng: &mut rand::rngs::ThreadRng| {
+            let n = &numbers[rng.random_range(0..numbers.len())];
+            (hyper::Method::GET, format!("/api/v1/residents/{n}"), None)
+        }
+    })
+    .await?;
+    println!(
+        "lookup  http        {:>10.0} lookups/s     target >= 20000    ratio {:.2}  {}",
+        lookups.rate,
+        lookups.rate / 20_000.0,
+        verdict(lookups.rate >= 20_000.0)
+    );
+    println!(
+        "lookup  latency     p50 {:.2} ms  p99 {:.2} ms   target p99 < 2 ms  {}   ({} requests, {} errors)",
+        lookups.p50_ms,
+        lookups.p99_ms,
+        verdict(lookups.p99_ms < 2.0),
+        lookups.ok,
+        lookups.errors
+    );
+
+    // Provisions: an agency with a basis, logged durably per request.
+    let c = crate::client::Client::new(&base, Some(admin.clone()))?;
+    let _: Value = c
+        .put(
+            "/api/v1/agencies/bench",
+            &json!({ "name": "bench agency", "bases": [{ "code": "B-1", "description": "bench", "items": ["name", "address", "birth_date", "sex"] }] }),
+        )
+        .await?;
+    let pw = format!("bench-{}", rand::rng().random::<u64>());
+    let _: Value = c
+        .post("/api/v1/operators", &json!({ "id": "bench-agency", "display_name": "bench", "role": "agency", "agency": "bench", "password": pw }))
+        .await?;
+    let tok: Value = c.post("/api/v1/operators/bench-agency/tokens", &json!({ "label": "bench" })).await?;
+    let agency_token = tok["token"].as_str().context("token")?.to_string();
+    let provisions = load(&http, &base, &agency_token, duration, connections, {
+        let numbers = numbers.clone();
+        move |rng: &mut rand::rngs::ThreadRng| {
+            let n = &numbers[rng.random_range(0..numbers.len())];
+            let body = json!({ "basis": "B-1", "query": { "my_number": n } }).to_string();
+            (hyper::Method::POST, "/api/v1/provisions".to_string(), Some(body))
+        }
+    })
+    .await?;
+    let verify: Value = c.get("/api/v1/audit/verify").await?;
+    let intact = verify["ok"].as_bool() == Some(true);
+    println!(
+        "provide http        {:>10.0} provisions/s  target >= 5000     ratio {:.2}  {}   (p99 {:.2} ms, chain {} over {} entries)",
+        provisions.rate,
+        provisions.rate / 5_000.0,
+        verdict(provisions.rate >= 5_000.0 && intact),
+        provisions.p99_ms,
+        if intact { "intact" } else { "BROKEN" },
+        verify["entries"]
+    );
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    if !intact {
+        bail!("the audit chain did not verify after the provision load");
+    }
+    println!(
+        "registry import_per_s={:.0} lookup_p99_ms={:.2} lookups_per_s={:.0} provisions_per_s={:.0}",
+        sqlite_rate, lookups.p99_ms, lookups.rate, provisions.rate
+    );
+    Ok(())
+}
+
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+async fn wait_healthy(base: &str) -> Result<()> {
+    let c = crate::client::Client::new(base, None)?;
+    for _ in 0..600 {
+        if c.get::<Value>("/healthz").await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server did not become healthy")
+}
+
+struct LoadResult {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    ok: usize,
+    errors: usize,
+}
+
+type Make = (hyper::Method, String, Option<String>);
+
+async fn load<F>(
+    http: &HyperClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    base: &str,
+    token: &str,
+    duration: Duration,
+    connections: usize,
+    make: F,
+) -> Result<LoadResult>
+where
+    F: Fn(&mut rand::rngs::ThreadRng) -> Make + Send + Sync + Clone + 'static,
+{
+    let auth = format!("Bearer {token}");
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let http = http.clone();
+        let make = make.clone();
+        let auth = auth.clone();
+        let base = base.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::with_capacity(100_000);
+            let mut errors = 0usize;
+            while start.elapsed() < duration {
+                let (method, path, body) = {
+                    let mut rng = rand::rng();
+                    make(&mut rng)
+                };
+                let mut b = hyper::Request::builder().method(method).uri(format!("{base}{path}")).header("authorization", &auth);
+                if body.is_some() {
+                    b = b.header("content-type", "application/json");
+                }
+                let Ok(req) = b.body(Full::new(Bytes::from(body.unwrap_or_default()))) else {
+                    errors += 1;
+                    continue;
+                };
+                let t = Instant::now();
+                match http.request(req).await {
+                    Ok(resp) => {
+                        let ok = resp.status().is_success();
+                        let _ = resp.into_body().collect().await;
+                        if ok {
+                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.context("load task")?;
+        all.extend(l);
+        errors += e;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if all.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+        all[i] as f64 / 1000.0
+    };
+    Ok(LoadResult { rate: all.len() as f64 / secs, p50_ms: pct(0.50), p99_ms: pct(0.99), ok: all.len(), errors })
+}

@@ -1,0 +1,376 @@
+//! Routes and handlers.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use honnin_auth::{AuthError, NewOperator};
+use honnin_core::{Actor, LocalGovCode, MyNumber};
+use honnin_registry::{
+    Agency, ChangeRequest, ImportRow, LegalBasis, NewResident, ProvisionRequest,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::{ApiError, AppState, OPENAPI};
+
+/// JSON body whose rejection (malformed JSON, wrong types) is a 400 naming the problem.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => {
+                let status = if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                Err(ApiError::new(status, "invalid", format!("request body: {}", rej.body_text())))
+            }
+        }
+    }
+}
+
+/// The authenticated operator of a request (`Authorization: Bearer …`).
+pub struct Authed(pub Actor);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(AuthError::Missing)?;
+        Ok(Authed(state.auth.authenticate(token).await?))
+    }
+}
+
+fn bearer(parts: &axum::http::HeaderMap) -> Option<String> {
+    parts
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|s| s.trim().to_string())
+}
+
+fn my_number(s: &str) -> Result<MyNumber, ApiError> {
+    Ok(MyNumber::parse(s)?)
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/session/login", post(login))
+        .route("/session/logout", post(logout))
+        .route("/whoami", get(whoami))
+        .route("/operators", get(list_operators).post(create_operator))
+        .route("/operators/{id}/tokens", post(issue_token))
+        .route("/operators/{id}/disable", post(disable_operator))
+        .route("/agencies", get(list_agencies))
+        .route("/agencies/{id}", put(put_agency))
+        .route("/residents", get(list_residents).post(register))
+        .route("/residents/import", post(import).layer(DefaultBodyLimit::max(128 * 1024 * 1024)))
+        .route("/residents/{my_number}", get(get_resident))
+        .route("/residents/{my_number}/changes", post(change))
+        .route("/residents/{my_number}/disclosure", get(disclose))
+        .route("/residents/{my_number}/corrections", post(request_correction))
+        .route("/corrections/{id}", post(update_correction))
+        .route("/provisions", post(provide))
+        .route("/audit", get(audit_page))
+        .route("/audit/verify", get(audit_verify))
+        .route("/audit/purge", post(audit_purge))
+        .route("/outbox", get(outbox));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi))
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
+        .layer(
+            // Spans carry the route template, never the path: paths hold 個人番号.
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_else(|| "unmatched".into());
+                tracing::info_span!("request", method = %req.method(), route = %route)
+            }),
+        )
+        .with_state(state)
+}
+
+async fn healthz(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    st.store
+        .ping()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unreachable"))?;
+    let backend = match st.store.backend() {
+        honnin_store::Backend::Sqlite => "sqlite",
+        honnin_store::Backend::Postgres => "postgres",
+    };
+    Ok(Json(json!({ "status": "ok", "database": backend, "version": env!("CARGO_PKG_VERSION") })))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    operator: String,
+    password: String,
+    totp: String,
+}
+
+async fn login(State(st): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<serde_json::Value>, ApiError> {
+    let token = st.auth.login(&b.operator, &b.password, &b.totp).await?;
+    Ok(Json(json!({ "token": token, "idle_timeout_seconds": st.auth.idle_timeout().as_secs() })))
+}
+
+async fn logout(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
+    let token = bearer(&headers).ok_or(AuthError::Missing)?;
+    st.auth.authenticate(&token).await?;
+    st.auth.logout(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn whoami(Authed(a): Authed) -> Json<Actor> {
+    Json(a)
+}
+
+async fn list_operators(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.auth.operators(&a).await?))
+}
+
+async fn create_operator(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    ApiJson(b): ApiJson<NewOperator>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, Json(st.auth.create_operator(&a, b).await?)))
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    #[serde(default)]
+    label: String,
+}
+
+async fn issue_token(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<TokenBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let token = st.auth.issue_token(&a, &id, &b.label).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "operator": id, "token": token }))))
+}
+
+async fn disable_operator(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    st.auth.disable(&a, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct AgencyOut {
+    #[serde(flatten)]
+    agency: Agency,
+    bases: Vec<LegalBasis>,
+}
+
+async fn list_agencies(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+    let list = st.registry.agencies(&a).await?;
+    Ok(Json(list.into_iter().map(|(agency, bases)| AgencyOut { agency, bases }).collect::<Vec<_>>()))
+}
+
+#[derive(Deserialize)]
+struct BasisIn {
+    code: String,
+    #[serde(default)]
+    description: String,
+    items: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct AgencyIn {
+    name: String,
+    #[serde(default)]
+    bases: Vec<BasisIn>,
+}
+
+async fn put_agency(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AgencyIn>,
+) -> Result<StatusCode, ApiError> {
+    let bases = b
+        .bases
+        .into_iter()
+        .map(|x| LegalBasis { agency: id.clone(), code: x.code, description: x.description, items: x.items })
+        .collect();
+    st.registry.configure_agency(&a, Agency { id, name: b.name }, bases).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    municipality: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_residents(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let muni = q.municipality.as_deref().map(LocalGovCode::parse).transpose()?;
+    let after = q.after.as_deref().map(my_number).transpose()?;
+    let rows = st.registry.list(&a, muni.as_ref(), after.as_ref(), q.limit.unwrap_or(100)).await?;
+    Ok(Json(rows))
+}
+
+async fn register(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    ApiJson(b): ApiJson<NewResident>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, Json(st.registry.register(&a, b).await?)))
+}
+
+#[derive(Deserialize)]
+struct ImportBody {
+    #[serde(default = "one")]
+    first_row: usize,
+    rows: Vec<ImportRow>,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn import(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    ApiJson(b): ApiJson<ImportBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.import(&a, &b.rows, b.first_row).await?))
+}
+
+async fn get_resident(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(n): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.get(&a, &my_number(&n)?).await?))
+}
+
+async fn change(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(n): Path<String>,
+    ApiJson(b): ApiJson<ChangeRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.change(&a, &my_number(&n)?, b).await?))
+}
+
+async fn disclose(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(n): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.disclose(&a, &my_number(&n)?).await?))
+}
+
+#[derive(Deserialize)]
+struct CorrectionIn {
+    fields: Vec<String>,
+    detail: String,
+}
+
+async fn request_correction(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(n): Path<String>,
+    ApiJson(b): ApiJson<CorrectionIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let r = st.registry.request_correction(&a, &my_number(&n)?, b.fields, b.detail).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+#[derive(Deserialize)]
+struct CorrectionUpdate {
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn update_correction(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CorrectionUpdate>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.update_correction(&a, &id, &b.status, b.note).await?))
+}
+
+async fn provide(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    ApiJson(b): ApiJson<ProvisionRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.provide(&a, b).await?))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    after: Option<i64>,
+    kind: Option<String>,
+    topic: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn audit_page(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Query(q): Query<PageQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.audit_page(&a, q.after.unwrap_or(0), q.kind.as_deref(), q.limit.unwrap_or(100)).await?))
+}
+
+async fn audit_verify(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.verify_log(&a).await?))
+}
+
+async fn audit_purge(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.purge_expired_log(&a).await?))
+}
+
+async fn outbox(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Query(q): Query<PageQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.registry.outbox_page(&a, q.after.unwrap_or(0), q.topic.as_deref(), q.limit.unwrap_or(100)).await?))
+}

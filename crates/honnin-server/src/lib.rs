@@ -1,0 +1,201 @@
+//! The HTTP face of honnin: a JSON API (documented in `openapi.json`, served at
+//! `/openapi.json`), `/healthz`, authentication of every call, and start-up of the
+//! services on SQLite or PostgreSQL with first-start bootstrap (admin token, demo data).
+//!
+//! Handlers only translate between HTTP and the services; rules live in the services.
+
+mod api;
+mod demo;
+mod error;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use honnin_auth::Auth;
+use honnin_registry::Registry;
+use honnin_store::audit::AuditLog;
+use honnin_store::{Clock, OpenOptions, Store, StoreError, SystemClock};
+use serde::{Deserialize, Serialize};
+
+pub use api::router;
+pub use error::ApiError;
+
+/// The OpenAPI description of the API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Everything a handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub registry: Registry,
+    pub auth: Auth,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Server settings (flags, `HONNIN_*` environment, optional TOML file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `postgres://…`; when absent, embedded SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    /// Interactive sessions lock after this many idle minutes.
+    pub session_idle_minutes: i64,
+    /// Create demo agencies, operators and residents on first start.
+    pub demo: bool,
+    /// How many synthetic residents the demo data holds.
+    pub demo_residents: usize,
+    /// Database connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("honnin-data"),
+            database_url: None,
+            session_idle_minutes: 15,
+            demo: true,
+            demo_residents: 1000,
+            max_connections: 16,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+    #[error("I/O on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// The started services, ready to be served.
+#[derive(Debug)]
+pub struct App {
+    pub state: AppState,
+    pub config: ServerConfig,
+}
+
+/// Writes a secret file readable by the owner only.
+pub fn write_secret(path: &Path, contents: &str) -> Result<(), StartError> {
+    use std::io::Write;
+    let io = |source| StartError::Io { path: path.to_path_buf(), source };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(io)?;
+    f.write_all(contents.as_bytes()).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(())
+}
+
+impl App {
+    /// Opens the database (applying migrations), starts the audit writer, and on first
+    /// start creates the admin (token in `DATA_DIR/admin.token`, mode 0600) and demo data.
+    pub async fn start(config: ServerConfig) -> Result<App, StartError> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<App, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartError::Io { path: config.data_dir.clone(), source })?;
+        let opts = OpenOptions { max_connections: config.max_connections, ..OpenOptions::default() };
+        let store = match &config.database_url {
+            Some(url) => Store::open(url, opts).await?,
+            None => Store::open_sqlite_dir(&config.data_dir, opts).await?,
+        };
+        let audit = AuditLog::spawn(store.clone(), clock.clone());
+        let registry = Registry::new(store.clone(), clock.clone(), audit.clone());
+        let auth = Auth::new(
+            store.clone(),
+            clock.clone(),
+            audit,
+            jiff::SignedDuration::from_mins(config.session_idle_minutes),
+        );
+        let state = AppState { store, registry, auth, clock };
+        if let Some((token, created, password)) =
+            state.auth.bootstrap_admin().await.map_err(|e| StartError::Bootstrap(e.to_string()))?
+        {
+            write_secret(&config.data_dir.join("admin.token"), &format!("{token}\n"))?;
+            write_secret(
+                &config.data_dir.join("admin.credentials"),
+                &format!(
+                    "operator = \"admin\"\npassword = \"{password}\"\ntotp_secret = \"{}\"\ntotp_uri = \"{}\"\n",
+                    created.totp_secret, created.totp_uri
+                ),
+            )?;
+            tracing::info!(path = %config.data_dir.join("admin.token").display(), "created the first admin; token written");
+            if config.demo {
+                demo::create(&state, &config).await?;
+            }
+        }
+        Ok(App { state, config })
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let retention = spawn_retention(self.state.registry.clone());
+        let app = router(self.state.clone());
+        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        retention.abort();
+        self.state.store.close().await;
+        result
+    }
+}
+
+/// Runs the 7-year retention purge of the audit log once a day.
+fn spawn_retention(registry: Registry) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+        loop {
+            tick.tick().await;
+            match registry.purge_expired_log(&honnin_core::Actor::system()).await {
+                Ok(r) if r.purged > 0 => tracing::info!(purged = r.purged, "retention purge"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "retention purge failed"),
+            }
+        }
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
