@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use honnin_core::{Actor, LocalGovCode, Role};
 use honnin_store::audit::{AuditEntry, AuditLog};
@@ -83,7 +83,10 @@ const CACHE_SECS: i64 = 30;
 
 fn random_secret(prefix: &str) -> String {
     let bytes: [u8; 32] = rand::rng().random();
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// SHA-256 of a token, the form in which tokens are stored.
@@ -95,7 +98,8 @@ fn totp(secret_b32: &str) -> Result<TOTP, AuthError> {
     let bytes = Secret::Encoded(secret_b32.to_string())
         .to_bytes()
         .map_err(|_| AuthError::Store(StoreError::Corrupt("TOTP secret".into())))?;
-    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes).map_err(|e| AuthError::Store(StoreError::Corrupt(format!("TOTP: {e}"))))
+    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes)
+        .map_err(|e| AuthError::Store(StoreError::Corrupt(format!("TOTP: {e}"))))
 }
 
 /// The current TOTP code for a base32 secret at `at` (for tests and the demo CLI).
@@ -105,27 +109,50 @@ pub fn totp_code(secret_b32: &str, at: jiff::Timestamp) -> Result<String, AuthEr
 
 fn hash_password(password: &str) -> Result<String, AuthError> {
     let salt_bytes: [u8; 16] = rand::rng().random();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AuthError::Field { field: "password", reason: e.to_string() })?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AuthError::Field {
+        field: "password",
+        reason: e.to_string(),
+    })?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AuthError::Field { field: "password", reason: e.to_string() })
+        .map_err(|e| AuthError::Field {
+            field: "password",
+            reason: e.to_string(),
+        })
 }
 
 fn actor_of(op: &OperatorRow) -> Result<Actor, AuthError> {
-    let role = Role::parse(&op.role).map_err(|e| AuthError::Store(StoreError::Corrupt(e.to_string())))?;
+    let role =
+        Role::parse(&op.role).map_err(|e| AuthError::Store(StoreError::Corrupt(e.to_string())))?;
     let municipality = op
         .municipality
         .as_deref()
         .map(LocalGovCode::parse)
         .transpose()
         .map_err(|e| AuthError::Store(StoreError::Corrupt(e.to_string())))?;
-    Ok(Actor { operator: op.id.clone(), role, municipality, agency: op.agency.clone() })
+    Ok(Actor {
+        operator: op.id.clone(),
+        role,
+        municipality,
+        agency: op.agency.clone(),
+    })
 }
 
 impl Auth {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, audit: AuditLog, idle: jiff::SignedDuration) -> Self {
-        Auth { store, clock, audit, idle, cache: Arc::new(RwLock::new(HashMap::new())) }
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        audit: AuditLog,
+        idle: jiff::SignedDuration,
+    ) -> Self {
+        Auth {
+            store,
+            clock,
+            audit,
+            idle,
+            cache: Arc::new(RwLock::new(HashMap::new())),
+        }
     }
 
     pub fn idle_timeout(&self) -> jiff::SignedDuration {
@@ -134,7 +161,9 @@ impl Auth {
 
     /// Creates the first admin if there are no operators yet; returns its API token and
     /// credentials, or `None` when operators already exist.
-    pub async fn bootstrap_admin(&self) -> Result<Option<(String, CreatedOperator, String)>, AuthError> {
+    pub async fn bootstrap_admin(
+        &self,
+    ) -> Result<Option<(String, CreatedOperator, String)>, AuthError> {
         let mut conn = self.store.conn().await?;
         if repo::count_operators(&mut conn).await? > 0 {
             return Ok(None);
@@ -154,27 +183,48 @@ impl Auth {
                 },
             )
             .await?;
-        let token = self.issue_token_unchecked(&Actor::system(), "admin", "bootstrap").await?;
+        let token = self
+            .issue_token_unchecked(&Actor::system(), "admin", "bootstrap")
+            .await?;
         Ok(Some((token, created, password)))
     }
 
     /// Creates an operator (admin only).
-    pub async fn create_operator(&self, actor: &Actor, new: NewOperator) -> Result<CreatedOperator, AuthError> {
+    pub async fn create_operator(
+        &self,
+        actor: &Actor,
+        new: NewOperator,
+    ) -> Result<CreatedOperator, AuthError> {
         if actor.role != Role::Admin {
-            return Err(AuthError::Forbidden("only an admin may create operators".into()));
+            return Err(AuthError::Forbidden(
+                "only an admin may create operators".into(),
+            ));
         }
         self.create_operator_unchecked(actor, new).await
     }
 
-    async fn create_operator_unchecked(&self, actor: &Actor, new: NewOperator) -> Result<CreatedOperator, AuthError> {
+    async fn create_operator_unchecked(
+        &self,
+        actor: &Actor,
+        new: NewOperator,
+    ) -> Result<CreatedOperator, AuthError> {
         if new.id.is_empty()
             || new.id.len() > 64
-            || !new.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || !new
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
-            return Err(AuthError::Field { field: "id", reason: "1 to 64 ASCII letters, digits, '-', '_' or '.'".into() });
+            return Err(AuthError::Field {
+                field: "id",
+                reason: "1 to 64 ASCII letters, digits, '-', '_' or '.'".into(),
+            });
         }
         if new.password.chars().count() < 12 {
-            return Err(AuthError::Field { field: "password", reason: "at least 12 characters".into() });
+            return Err(AuthError::Field {
+                field: "password",
+                reason: "at least 12 characters".into(),
+            });
         }
         if new.role.is_municipal() != new.municipality.is_some() {
             return Err(AuthError::Field {
@@ -183,12 +233,19 @@ impl Auth {
             });
         }
         if (new.role == Role::Agency) != new.agency.is_some() {
-            return Err(AuthError::Field { field: "agency", reason: "required for the agency role, and only for it".into() });
+            return Err(AuthError::Field {
+                field: "agency",
+                reason: "required for the agency role, and only for it".into(),
+            });
         }
         let secret = Secret::Raw(rand::rng().random::<[u8; 20]>().to_vec()).to_encoded();
         let secret_b32 = match secret {
             Secret::Encoded(s) => s,
-            Secret::Raw(_) => return Err(AuthError::Store(StoreError::Corrupt("TOTP secret encoding".into()))),
+            Secret::Raw(_) => {
+                return Err(AuthError::Store(StoreError::Corrupt(
+                    "TOTP secret encoding".into(),
+                )));
+            }
         };
         let now = self.clock.now();
         let row = OperatorRow {
@@ -203,30 +260,52 @@ impl Auth {
             created_at: now,
         };
         let mut tx = self.store.begin().await?;
-        repo::insert_operator(&mut tx, &row).await.map_err(|e| match e {
-            StoreError::Conflict(m) => AuthError::Conflict(m),
-            e => AuthError::Store(e),
-        })?;
+        repo::insert_operator(&mut tx, &row)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => AuthError::Conflict(m),
+                e => AuthError::Store(e),
+            })?;
         audit::append_in_tx(
             &mut tx,
             now,
-            &[AuditEntry::new("operator-create", &actor.operator, "ok").detail(format!("{} as {}", row.id, row.role))],
+            &[AuditEntry::new("operator-create", &actor.operator, "ok")
+                .detail(format!("{} as {}", row.id, row.role))],
         )
         .await?;
         honnin_store::commit(tx).await?;
-        let totp_uri = format!("otpauth://totp/honnin:{}?secret={secret_b32}&issuer=honnin", row.id);
-        Ok(CreatedOperator { operator: row, totp_secret: secret_b32, totp_uri })
+        let totp_uri = format!(
+            "otpauth://totp/honnin:{}?secret={secret_b32}&issuer=honnin",
+            row.id
+        );
+        Ok(CreatedOperator {
+            operator: row,
+            totp_secret: secret_b32,
+            totp_uri,
+        })
     }
 
     /// Issues an API token for `operator` (admin only). The token is shown once.
-    pub async fn issue_token(&self, actor: &Actor, operator: &str, label: &str) -> Result<String, AuthError> {
+    pub async fn issue_token(
+        &self,
+        actor: &Actor,
+        operator: &str,
+        label: &str,
+    ) -> Result<String, AuthError> {
         if actor.role != Role::Admin {
-            return Err(AuthError::Forbidden("only an admin may issue tokens".into()));
+            return Err(AuthError::Forbidden(
+                "only an admin may issue tokens".into(),
+            ));
         }
         self.issue_token_unchecked(actor, operator, label).await
     }
 
-    async fn issue_token_unchecked(&self, actor: &Actor, operator: &str, label: &str) -> Result<String, AuthError> {
+    async fn issue_token_unchecked(
+        &self,
+        actor: &Actor,
+        operator: &str,
+        label: &str,
+    ) -> Result<String, AuthError> {
         let now = self.clock.now();
         let token = random_secret(TOKEN_PREFIX);
         let mut tx = self.store.begin().await?;
@@ -237,7 +316,8 @@ impl Auth {
         audit::append_in_tx(
             &mut tx,
             now,
-            &[AuditEntry::new("token-issue", &actor.operator, "ok").detail(format!("token for {operator} ({label})"))],
+            &[AuditEntry::new("token-issue", &actor.operator, "ok")
+                .detail(format!("token for {operator} ({label})"))],
         )
         .await?;
         honnin_store::commit(tx).await?;
@@ -247,7 +327,9 @@ impl Auth {
     /// Disables an operator and revokes their tokens (admin only).
     pub async fn disable(&self, actor: &Actor, operator: &str) -> Result<(), AuthError> {
         if actor.role != Role::Admin {
-            return Err(AuthError::Forbidden("only an admin may disable operators".into()));
+            return Err(AuthError::Forbidden(
+                "only an admin may disable operators".into(),
+            ));
         }
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
@@ -255,8 +337,13 @@ impl Auth {
             return Err(AuthError::NotFound(operator.into()));
         }
         repo::revoke_tokens_of(&mut tx, operator, now).await?;
-        audit::append_in_tx(&mut tx, now, &[AuditEntry::new("operator-disable", &actor.operator, "ok").detail(operator.to_string())])
-            .await?;
+        audit::append_in_tx(
+            &mut tx,
+            now,
+            &[AuditEntry::new("operator-disable", &actor.operator, "ok")
+                .detail(operator.to_string())],
+        )
+        .await?;
         honnin_store::commit(tx).await?;
         if let Ok(mut c) = self.cache.write() {
             c.clear();
@@ -266,19 +353,27 @@ impl Auth {
 
     pub async fn operators(&self, actor: &Actor) -> Result<Vec<OperatorRow>, AuthError> {
         if !matches!(actor.role, Role::Admin | Role::Auditor) {
-            return Err(AuthError::Forbidden("only an admin or auditor may list operators".into()));
+            return Err(AuthError::Forbidden(
+                "only an admin or auditor may list operators".into(),
+            ));
         }
         let mut conn = self.store.conn().await?;
         Ok(repo::list_operators(&mut conn).await?)
     }
 
     /// Interactive login with password and TOTP code; returns a session token.
-    pub async fn login(&self, operator: &str, password: &str, code: &str) -> Result<String, AuthError> {
+    pub async fn login(
+        &self,
+        operator: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<String, AuthError> {
         let now = self.clock.now();
         let mut conn = self.store.conn().await?;
         let op = repo::get_operator(&mut conn, operator).await?;
         drop(conn);
-        let refused = |why: &str| AuditEntry::new("login", operator, "refused").detail(why.to_string());
+        let refused =
+            |why: &str| AuditEntry::new("login", operator, "refused").detail(why.to_string());
         let Some(op) = op else {
             self.audit.append(refused("unknown operator")).await?;
             return Err(AuthError::Invalid);
@@ -287,15 +382,27 @@ impl Auth {
             self.audit.append(refused("disabled")).await?;
             return Err(AuthError::Disabled);
         }
-        let pw_ok = op.password_hash.as_deref().and_then(|h| PasswordHash::new(h).ok()).is_some_and(|h| {
-            Argon2::default().verify_password(password.as_bytes(), &h).is_ok()
-        });
+        let pw_ok = op
+            .password_hash
+            .as_deref()
+            .and_then(|h| PasswordHash::new(h).ok())
+            .is_some_and(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            });
         let code_ok = match op.totp_secret.as_deref() {
             Some(s) => totp(s)?.check(code.trim(), now.as_second().max(0) as u64),
             None => false,
         };
         if !pw_ok || !code_ok {
-            self.audit.append(refused(if pw_ok { "wrong TOTP code" } else { "wrong password" })).await?;
+            self.audit
+                .append(refused(if pw_ok {
+                    "wrong TOTP code"
+                } else {
+                    "wrong password"
+                }))
+                .await?;
             return Err(AuthError::Invalid);
         }
         let token = random_secret(SESSION_PREFIX);
@@ -317,18 +424,19 @@ impl Auth {
         let now = self.clock.now();
         let hash = token_hash(token);
         if token.starts_with(TOKEN_PREFIX) {
-            if let Ok(c) = self.cache.read() {
-                if let Some((actor, at)) = c.get(&hash) {
-                    if now.duration_since(*at).as_secs() < CACHE_SECS {
-                        return Ok(actor.clone());
-                    }
-                }
+            if let Ok(c) = self.cache.read()
+                && let Some((actor, at)) = c.get(&hash)
+                && now.duration_since(*at).as_secs() < CACHE_SECS
+            {
+                return Ok(actor.clone());
             }
             let mut conn = self.store.conn().await?;
             let Some(op_id) = repo::token_operator(&mut conn, &hash).await? else {
                 return Err(AuthError::Invalid);
             };
-            let op = repo::get_operator(&mut conn, &op_id).await?.ok_or(AuthError::Invalid)?;
+            let op = repo::get_operator(&mut conn, &op_id)
+                .await?
+                .ok_or(AuthError::Invalid)?;
             if op.disabled {
                 return Err(AuthError::Disabled);
             }
@@ -351,9 +459,13 @@ impl Auth {
             }
             if now.duration_since(s.last_seen) > self.idle {
                 repo::end_session(&mut conn, &hash, now).await?;
-                return Err(AuthError::SessionLocked { idle_minutes: self.idle.as_secs() / 60 });
+                return Err(AuthError::SessionLocked {
+                    idle_minutes: self.idle.as_secs() / 60,
+                });
             }
-            let op = repo::get_operator(&mut conn, &s.operator).await?.ok_or(AuthError::Invalid)?;
+            let op = repo::get_operator(&mut conn, &s.operator)
+                .await?
+                .ok_or(AuthError::Invalid)?;
             if op.disabled {
                 return Err(AuthError::Disabled);
             }

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Subcommand;
-use http_body_util::{BodyExt, Full};
 use honnin_core::Actor;
 use honnin_registry::synth::Generator;
 use honnin_registry::{ImportRow, Registry};
 use honnin_store::audit::AuditLog;
 use honnin_store::{OpenOptions, Store, SystemClock};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use indicatif::ProgressBar;
@@ -45,10 +45,23 @@ pub enum BenchCmd {
 
 pub async fn run(cmd: BenchCmd) -> Result<std::process::ExitCode> {
     match cmd {
-        BenchCmd::Registry { count, database_url, duration, connections, dir } => {
+        BenchCmd::Registry {
+            count,
+            database_url,
+            duration,
+            connections,
+            dir,
+        } => {
             let tmp = tempfile::tempdir().context("temporary directory")?;
             let dir = dir.unwrap_or_else(|| tmp.path().to_path_buf());
-            registry(count, database_url, Duration::from_secs(duration), connections, &dir).await?;
+            registry(
+                count,
+                database_url,
+                Duration::from_secs(duration),
+                connections,
+                &dir,
+            )
+            .await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
@@ -56,7 +69,9 @@ pub async fn run(cmd: BenchCmd) -> Result<std::process::ExitCode> {
 
 fn synth_rows(count: usize, seed: u64) -> Vec<ImportRow> {
     let mut g = Generator::new(seed, honnin_core::today_jst(jiff::Timestamp::now()));
-    (0..count).map(|_| ImportRow::from_synthetic(&g.next_resident())).collect()
+    (0..count)
+        .map(|_| ImportRow::from_synthetic(&g.next_resident()))
+        .collect()
 }
 
 /// Imports `rows` in-process; returns residents/s and the issued numbers.
@@ -69,7 +84,10 @@ async fn import_into(store: Store, rows: &[ImportRow], label: &str) -> Result<(f
     let start = Instant::now();
     let mut numbers = Vec::with_capacity(rows.len());
     for (i, chunk) in rows.chunks(50_000).enumerate() {
-        let r = registry.import(&admin, chunk, i * 50_000 + 1).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let r = registry
+            .import(&admin, chunk, i * 50_000 + 1)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         numbers.extend(r.my_numbers);
         pb.inc(chunk.len() as u64);
     }
@@ -82,11 +100,23 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "meets target" } else { "BELOW target" }
 }
 
-async fn registry(count: usize, pg: Option<String>, duration: Duration, connections: usize, dir: &Path) -> Result<()> {
-    println!("== honnin bench registry: {count} residents, {connections} connections, {}s per phase", duration.as_secs());
+async fn registry(
+    count: usize,
+    pg: Option<String>,
+    duration: Duration,
+    connections: usize,
+    dir: &Path,
+) -> Result<()> {
+    println!(
+        "== honnin bench registry: {count} residents, {connections} connections, {}s per phase",
+        duration.as_secs()
+    );
     let t = Instant::now();
     let rows = synth_rows(count, 7);
-    println!("generated {count} synthetic rows in {:.1}s (not timed)", t.elapsed().as_secs_f64());
+    println!(
+        "generated {count} synthetic rows in {:.1}s (not timed)",
+        t.elapsed().as_secs_f64()
+    );
 
     let store = Store::open_sqlite_dir(dir, OpenOptions::default()).await?;
     let (sqlite_rate, numbers) = import_into(store.clone(), &rows, "sqlite import").await?;
@@ -101,7 +131,10 @@ async fn registry(count: usize, pg: Option<String>, duration: Duration, connecti
         let store = Store::open(url, OpenOptions::default()).await?;
         let (pg_rate, _) = import_into(store.clone(), &rows, "postgres import").await?;
         store.close().await;
-        println!("import  postgresql  {:>10.0} residents/s   (reported; no target)", pg_rate);
+        println!(
+            "import  postgresql  {:>10.0} residents/s   (reported; no target)",
+            pg_rate
+        );
     }
     drop(rows);
 
@@ -109,7 +142,13 @@ async fn registry(count: usize, pg: Option<String>, duration: Duration, connecti
     let port = free_port()?;
     let exe = std::env::current_exe().context("locating the honnin binary")?;
     let mut child = tokio::process::Command::new(exe)
-        .args(["serve", "--no-demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--no-demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
         .env("HONNIN_LOG", "warn")
         .kill_on_drop(true)
@@ -117,9 +156,14 @@ async fn registry(count: usize, pg: Option<String>, duration: Duration, connecti
         .context("starting honnin serve")?;
     let base = format!("http://127.0.0.1:{port}");
     wait_healthy(&base).await?;
-    let admin = std::fs::read_to_string(dir.join("admin.token")).context("admin token")?.trim().to_string();
+    let admin = std::fs::read_to_string(dir.join("admin.token"))
+        .context("admin token")?
+        .trim()
+        .to_string();
 
-    let http = HyperClient::builder(TokioExecutor::new()).pool_max_idle_per_host(connections).build_http::<Full<Bytes>>();
+    let http = HyperClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(connections)
+        .build_http::<Full<Bytes>>();
     let numbers = Arc::new(numbers);
     let lookups = load(&http, &base, &admin, duration, connections, {
         let numbers = numbers.clone();
@@ -156,14 +200,23 @@ async fn registry(count: usize, pg: Option<String>, duration: Duration, connecti
     let _: Value = c
         .post("/api/v1/operators", &json!({ "id": "bench-agency", "display_name": "bench", "role": "agency", "agency": "bench", "password": pw }))
         .await?;
-    let tok: Value = c.post("/api/v1/operators/bench-agency/tokens", &json!({ "label": "bench" })).await?;
+    let tok: Value = c
+        .post(
+            "/api/v1/operators/bench-agency/tokens",
+            &json!({ "label": "bench" }),
+        )
+        .await?;
     let agency_token = tok["token"].as_str().context("token")?.to_string();
     let provisions = load(&http, &base, &agency_token, duration, connections, {
         let numbers = numbers.clone();
         move |rng: &mut rand::rngs::ThreadRng| {
             let n = &numbers[rng.random_range(0..numbers.len())];
             let body = json!({ "basis": "B-1", "query": { "my_number": n } }).to_string();
-            (hyper::Method::POST, "/api/v1/provisions".to_string(), Some(body))
+            (
+                hyper::Method::POST,
+                "/api/v1/provisions".to_string(),
+                Some(body),
+            )
         }
     })
     .await?;
@@ -243,7 +296,10 @@ where
                     let mut rng = rand::rng();
                     make(&mut rng)
                 };
-                let mut b = hyper::Request::builder().method(method).uri(format!("{base}{path}")).header("authorization", &auth);
+                let mut b = hyper::Request::builder()
+                    .method(method)
+                    .uri(format!("{base}{path}"))
+                    .header("authorization", &auth);
                 if body.is_some() {
                     b = b.header("content-type", "application/json");
                 }
@@ -284,5 +340,11 @@ where
         let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
         all[i] as f64 / 1000.0
     };
-    Ok(LoadResult { rate: all.len() as f64 / secs, p50_ms: pct(0.50), p99_ms: pct(0.99), ok: all.len(), errors })
+    Ok(LoadResult {
+        rate: all.len() as f64 / secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        ok: all.len(),
+        errors,
+    })
 }

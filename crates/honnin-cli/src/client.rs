@@ -72,13 +72,20 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, r: reqwest::RequestBuilder) -> Result<T> {
-        let resp = r.send().await.with_context(|| format!("cannot reach the server at {}", self.base))?;
+        let resp = r
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.base))?;
         let status = resp.status();
         let bytes = resp.bytes().await.context("reading the response")?;
         if !status.is_success() {
-            let body = serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| serde_json::json!({ "error": { "message": String::from_utf8_lossy(&bytes) } }));
-            return Err(anyhow!(ServerError { status: status.as_u16(), body }));
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(
+                |_| serde_json::json!({ "error": { "message": String::from_utf8_lossy(&bytes) } }),
+            );
+            return Err(anyhow!(ServerError {
+                status: status.as_u16(),
+                body
+            }));
         }
         if bytes.is_empty() {
             return serde_json::from_value(serde_json::Value::Null).context("empty response");
@@ -90,11 +97,21 @@ impl Client {
         self.send(self.req(reqwest::Method::GET, path)).await
     }
 
-    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
-        self.send(self.req(reqwest::Method::POST, path).json(body)).await
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.send(self.req(reqwest::Method::POST, path).json(body))
+            .await
     }
 
-    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
-        self.send(self.req(reqwest::Method::PUT, path).json(body)).await
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.send(self.req(reqwest::Method::PUT, path).json(body))
+            .await
     }
 }

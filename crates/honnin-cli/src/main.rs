@@ -20,7 +20,11 @@ use serde_json::{Value, json};
 use client::{Client, ServerError, resolve_token};
 
 #[derive(Parser, Debug)]
-#[command(name = "honnin", version, about = "An open implementation of Japan's My Number identity system")]
+#[command(
+    name = "honnin",
+    version,
+    about = "An open implementation of Japan's My Number identity system"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,13 +33,23 @@ struct Cli {
 #[derive(Args, Debug, Clone)]
 struct Conn {
     /// Server URL.
-    #[arg(long, env = "HONNIN_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "HONNIN_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     server: String,
     /// API or session token (default: DATA_DIR/admin.token).
     #[arg(long, env = "HONNIN_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
     /// Where `serve` keeps its data (used to find admin.token).
-    #[arg(long, env = "HONNIN_DATA_DIR", default_value = "honnin-data", global = true)]
+    #[arg(
+        long,
+        env = "HONNIN_DATA_DIR",
+        default_value = "honnin-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -44,7 +58,10 @@ struct Conn {
 
 impl Conn {
     fn client(&self) -> Result<Client> {
-        Client::new(&self.server, resolve_token(self.token.clone(), &self.data_dir))
+        Client::new(
+            &self.server,
+            resolve_token(self.token.clone(), &self.data_dir),
+        )
     }
 }
 
@@ -344,7 +361,10 @@ enum AgencyCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -371,7 +391,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit { conn, cmd } => audit(conn, cmd).await,
         Command::Operator { conn, cmd } => operator(conn, cmd).await,
         Command::Agency { conn, cmd } => agency(conn, cmd).await,
-        Command::Login { conn, operator, totp } => {
+        Command::Login {
+            conn,
+            operator,
+            totp,
+        } => {
             let password = prompt("password: ")?;
             let totp = match totp {
                 Some(t) => t,
@@ -379,10 +403,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let c = Client::new(&conn.server, None)?;
             let v: Value = c
-                .post("/api/v1/session/login", &json!({ "operator": operator, "password": password, "totp": totp }))
+                .post(
+                    "/api/v1/session/login",
+                    &json!({ "operator": operator, "password": password, "totp": totp }),
+                )
                 .await?;
             println!("{}", v["token"].as_str().unwrap_or(""));
-            eprintln!("session locks after {} idle seconds", v["idle_timeout_seconds"]);
+            eprintln!(
+                "session locks after {} idle seconds",
+                v["idle_timeout_seconds"]
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { cmd } => bench::run(cmd).await,
@@ -393,7 +423,10 @@ fn prompt(label: &str) -> Result<String> {
     eprint!("{label}");
     std::io::stderr().flush().ok();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading from the terminal")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading from the terminal")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -427,18 +460,26 @@ async fn serve(a: ServeArgs) -> Result<ExitCode> {
         .as_deref()
         .map(honnin_store::redact_url)
         .unwrap_or_else(|| format!("sqlite in {}", config.data_dir.display()));
-    let app = honnin_server::App::start(config).await.context("starting")?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let app = honnin_server::App::start(config)
+        .await
+        .context("starting")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     tracing::info!(%listen, database = %db, "honnin serving");
     eprintln!("honnin listening on http://{listen} ({db})");
-    app.serve(listener, honnin_server::shutdown_signal()).await.context("serving")?;
+    app.serve(listener, honnin_server::shutdown_signal())
+        .await
+        .context("serving")?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HONNIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         b.json().init();
     } else {
@@ -486,7 +527,12 @@ fn facts_json(f: &FactsArgs) -> Value {
 async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
     let c = conn.client()?;
     match cmd {
-        RegistryCmd::Seed { count, seed, municipality, batch_size } => {
+        RegistryCmd::Seed {
+            count,
+            seed,
+            municipality,
+            batch_size,
+        } => {
             let today = honnin_core::today_jst(jiff::Timestamp::now());
             let mut g = Generator::new(seed, today);
             let pb = bar(count as u64, "seeding");
@@ -497,12 +543,19 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
                 let mut rows = Vec::with_capacity(n);
                 for _ in 0..n {
                     let s = match &municipality {
-                        Some(m) => g.next_in(m).with_context(|| format!("unknown municipality {m}"))?,
+                        Some(m) => g
+                            .next_in(m)
+                            .with_context(|| format!("unknown municipality {m}"))?,
                         None => g.next_resident(),
                     };
                     rows.push(ImportRow::from_synthetic(&s));
                 }
-                let v: Value = c.post("/api/v1/residents/import", &json!({ "first_row": done + 1, "rows": rows })).await?;
+                let v: Value = c
+                    .post(
+                        "/api/v1/residents/import",
+                        &json!({ "first_row": done + 1, "rows": rows }),
+                    )
+                    .await?;
                 if let Some(a) = v["my_numbers"].as_array() {
                     numbers.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)));
                 }
@@ -513,13 +566,36 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
             if conn.json {
                 print_json(&json!({ "created": done, "my_numbers": numbers }));
             } else {
-                println!("created {done} residents; e.g. {}", numbers.iter().take(3).cloned().collect::<Vec<_>>().join(", "));
+                println!(
+                    "created {done} residents; e.g. {}",
+                    numbers
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
         }
-        RegistryCmd::Import { file, batch_size, keep_going } => {
-            return import_csv(&c, &file, batch_size.clamp(1, 50_000), keep_going, conn.json).await;
+        RegistryCmd::Import {
+            file,
+            batch_size,
+            keep_going,
+        } => {
+            return import_csv(
+                &c,
+                &file,
+                batch_size.clamp(1, 50_000),
+                keep_going,
+                conn.json,
+            )
+            .await;
         }
-        RegistryCmd::List { municipality, limit, after } => {
+        RegistryCmd::List {
+            municipality,
+            limit,
+            after,
+        } => {
             let mut q = format!("/api/v1/residents?limit={limit}");
             if let Some(m) = municipality {
                 q.push_str(&format!("&municipality={m}"));
@@ -537,16 +613,36 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
             }
         }
         RegistryCmd::Show { my_number } => {
-            let v: Value = c.get(&format!("/api/v1/residents/{}", path_seg(&my_number))).await?;
+            let v: Value = c
+                .get(&format!("/api/v1/residents/{}", path_seg(&my_number)))
+                .await?;
             if conn.json {
                 print_json(&v);
             } else {
-                for k in ["my_number", "resident_code", "municipality", "status", "name", "name_kana", "alias", "birth_date", "sex", "address", "version"] {
+                for k in [
+                    "my_number",
+                    "resident_code",
+                    "municipality",
+                    "status",
+                    "name",
+                    "name_kana",
+                    "alias",
+                    "birth_date",
+                    "sex",
+                    "address",
+                    "version",
+                ] {
                     println!("{k:14} {}", display(&v[k]));
                 }
             }
         }
-        RegistryCmd::Register { kind, facts, municipality, effective_date, reason } => {
+        RegistryCmd::Register {
+            kind,
+            facts,
+            municipality,
+            effective_date,
+            reason,
+        } => {
             let mut body = facts_json(&facts);
             body["kind"] = json!(kind.replace('-', "_"));
             body["municipality"] = json!(municipality);
@@ -581,26 +677,55 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
             if a.abroad {
                 body["abroad"] = json!(true);
             }
-            let v: Value = c.post(&format!("/api/v1/residents/{}/changes", path_seg(&a.my_number)), &body).await?;
+            let v: Value = c
+                .post(
+                    &format!("/api/v1/residents/{}/changes", path_seg(&a.my_number)),
+                    &body,
+                )
+                .await?;
             if conn.json {
                 print_json(&v);
             } else {
-                println!("recorded {} (version {}): {}", a.kind, v["version"], resident_line(&v));
+                println!(
+                    "recorded {} (version {}): {}",
+                    a.kind,
+                    v["version"],
+                    resident_line(&v)
+                );
             }
         }
-        RegistryCmd::Provide { basis, my_number, name, birth_date, sex, address, items } => {
+        RegistryCmd::Provide {
+            basis,
+            my_number,
+            name,
+            birth_date,
+            sex,
+            address,
+            items,
+        } => {
             let query = match (my_number, name, birth_date, sex, address) {
                 (Some(n), None, None, None, None) => json!({ "my_number": n }),
                 (None, Some(name), Some(b), Some(s), Some(a)) => {
                     json!({ "facts": { "name": name, "birth_date": b, "sex": s, "address": a } })
                 }
-                _ => bail!("give either --my-number, or all of --name --birth-date --sex --address"),
+                _ => {
+                    bail!("give either --my-number, or all of --name --birth-date --sex --address")
+                }
             };
-            let v: Value = c.post("/api/v1/provisions", &json!({ "basis": basis, "query": query, "items": items })).await?;
+            let v: Value = c
+                .post(
+                    "/api/v1/provisions",
+                    &json!({ "basis": basis, "query": query, "items": items }),
+                )
+                .await?;
             if conn.json {
                 print_json(&v);
             } else {
-                println!("provided under {} (log entry {}):", v["basis"].as_str().unwrap_or(""), v["log_seq"]);
+                println!(
+                    "provided under {} (log entry {}):",
+                    v["basis"].as_str().unwrap_or(""),
+                    v["log_seq"]
+                );
                 if let Some(m) = v["items"].as_object() {
                     for (k, val) in m {
                         println!("  {k:14} {}", display(val));
@@ -609,14 +734,26 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
             }
         }
         RegistryCmd::Disclose { my_number } => {
-            let v: Value = c.get(&format!("/api/v1/residents/{}/disclosure", path_seg(&my_number))).await?;
+            let v: Value = c
+                .get(&format!(
+                    "/api/v1/residents/{}/disclosure",
+                    path_seg(&my_number)
+                ))
+                .await?;
             if conn.json {
                 print_json(&v);
             } else {
                 println!("record:  {}", resident_line(&v["record"]));
                 println!("history:");
                 for e in v["history"].as_array().into_iter().flatten() {
-                    println!("  v{} {} effective {} by {} {}", e["version"], display(&e["kind"]), display(&e["effective_date"]), display(&e["operator"]), display(&e["reason"]));
+                    println!(
+                        "  v{} {} effective {} by {} {}",
+                        e["version"],
+                        display(&e["kind"]),
+                        display(&e["effective_date"]),
+                        display(&e["operator"]),
+                        display(&e["reason"])
+                    );
                 }
                 println!("who looked at this record:");
                 for e in v["access_log"].as_array().into_iter().flatten() {
@@ -634,13 +771,23 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
                 }
                 println!("correction requests:");
                 for e in v["corrections"].as_array().into_iter().flatten() {
-                    println!("  {} {} [{}] {}", display(&e["id"]), display(&e["fields"]), display(&e["status"]), display(&e["detail"]));
+                    println!(
+                        "  {} {} [{}] {}",
+                        display(&e["id"]),
+                        display(&e["fields"]),
+                        display(&e["status"]),
+                        display(&e["detail"])
+                    );
                 }
             }
         }
         RegistryCmd::Correction { cmd } => {
             let v: Value = match cmd {
-                CorrectionCmd::Request { my_number, fields, detail } => {
+                CorrectionCmd::Request {
+                    my_number,
+                    fields,
+                    detail,
+                } => {
                     c.post(
                         &format!("/api/v1/residents/{}/corrections", path_seg(&my_number)),
                         &json!({ "fields": fields, "detail": detail }),
@@ -648,7 +795,11 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
                     .await?
                 }
                 CorrectionCmd::Update { id, status, note } => {
-                    c.post(&format!("/api/v1/corrections/{}", path_seg(&id)), &json!({ "status": status, "note": note })).await?
+                    c.post(
+                        &format!("/api/v1/corrections/{}", path_seg(&id)),
+                        &json!({ "status": status, "note": note }),
+                    )
+                    .await?
                 }
             };
             if conn.json {
@@ -664,7 +815,13 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
 /// Keeps user input from changing the path (a `/` or `?` in an argument).
 fn path_seg(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32 & 0xff) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c.to_string()
+            } else {
+                format!("%{:02X}", c as u32 & 0xff)
+            }
+        })
         .collect()
 }
 
@@ -677,7 +834,13 @@ fn display(v: &Value) -> String {
     }
 }
 
-async fn import_csv(c: &Client, file: &PathBuf, batch: usize, keep_going: bool, as_json: bool) -> Result<ExitCode> {
+async fn import_csv(
+    c: &Client,
+    file: &PathBuf,
+    batch: usize,
+    keep_going: bool,
+    as_json: bool,
+) -> Result<ExitCode> {
     let total = {
         let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
         std::io::BufReader::new(f).lines().count().saturating_sub(1)
@@ -687,7 +850,14 @@ async fn import_csv(c: &Client, file: &PathBuf, batch: usize, keep_going: bool, 
         .from_path(file)
         .with_context(|| format!("opening {}", file.display()))?;
     let headers = rdr.headers().context("reading the CSV header")?.clone();
-    for required in ["municipality", "name", "name_kana", "birth_date", "sex", "address"] {
+    for required in [
+        "municipality",
+        "name",
+        "name_kana",
+        "birth_date",
+        "sex",
+        "address",
+    ] {
         if !headers.iter().any(|h| h == required) {
             bail!("CSV header lacks the column {required:?} (see README: import columns)");
         }
@@ -710,7 +880,8 @@ async fn import_csv(c: &Client, file: &PathBuf, batch: usize, keep_going: bool, 
                 Ok(r) => rows.push(r),
                 Err(e) => {
                     rows.push(ImportRow::default());
-                    parse_errors.push(json!({ "row": row_no, "field": "csv", "message": e.to_string() }));
+                    parse_errors
+                        .push(json!({ "row": row_no, "field": "csv", "message": e.to_string() }));
                 }
             }
         }
@@ -720,7 +891,13 @@ async fn import_csv(c: &Client, file: &PathBuf, batch: usize, keep_going: bool, 
                 failed_batches += 1;
                 report.append(&mut parse_errors);
             } else {
-                match c.post::<_, Value>("/api/v1/residents/import", &json!({ "first_row": first_row, "rows": rows })).await {
+                match c
+                    .post::<_, Value>(
+                        "/api/v1/residents/import",
+                        &json!({ "first_row": first_row, "rows": rows }),
+                    )
+                    .await
+                {
                     Ok(v) => imported += v["imported"].as_u64().unwrap_or(0) as usize,
                     Err(e) => match e.downcast::<ServerError>() {
                         Ok(se) => {
@@ -748,14 +925,25 @@ async fn import_csv(c: &Client, file: &PathBuf, batch: usize, keep_going: bool, 
     }
     pb.finish_and_clear();
     if as_json {
-        print_json(&json!({ "imported": imported, "failed_batches": failed_batches, "errors": report }));
+        print_json(
+            &json!({ "imported": imported, "failed_batches": failed_batches, "errors": report }),
+        );
     } else {
         println!("imported {imported} residents; {failed_batches} batch(es) refused");
         for r in &report {
-            println!("  row {}: {}: {}", r["row"], display(&r["field"]), display(&r["message"]));
+            println!(
+                "  row {}: {}: {}",
+                r["row"],
+                display(&r["field"]),
+                display(&r["message"])
+            );
         }
     }
-    Ok(if failed_batches == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed_batches == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn audit(conn: Conn, cmd: AuditCmd) -> Result<ExitCode> {
@@ -768,7 +956,10 @@ async fn audit(conn: Conn, cmd: AuditCmd) -> Result<ExitCode> {
             }
             if v["ok"].as_bool() == Some(true) {
                 if !conn.json {
-                    println!("audit chain intact: {} entries (seq {}..={})", v["entries"], v["first_seq"], v["head_seq"]);
+                    println!(
+                        "audit chain intact: {} entries (seq {}..={})",
+                        v["entries"], v["first_seq"], v["head_seq"]
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -824,7 +1015,14 @@ async fn audit(conn: Conn, cmd: AuditCmd) -> Result<ExitCode> {
 async fn operator(conn: Conn, cmd: OperatorCmd) -> Result<ExitCode> {
     let c = conn.client()?;
     let v: Value = match cmd {
-        OperatorCmd::Add { id, name, role, municipality, agency, password } => {
+        OperatorCmd::Add {
+            id,
+            name,
+            role,
+            municipality,
+            agency,
+            password,
+        } => {
             let password = match password {
                 Some(p) => p,
                 None => prompt("new operator's password (12+ characters): ")?,
@@ -837,10 +1035,18 @@ async fn operator(conn: Conn, cmd: OperatorCmd) -> Result<ExitCode> {
         }
         OperatorCmd::List => c.get("/api/v1/operators").await?,
         OperatorCmd::Token { id, label } => {
-            c.post(&format!("/api/v1/operators/{}/tokens", path_seg(&id)), &json!({ "label": label })).await?
+            c.post(
+                &format!("/api/v1/operators/{}/tokens", path_seg(&id)),
+                &json!({ "label": label }),
+            )
+            .await?
         }
         OperatorCmd::Disable { id } => {
-            c.post::<_, Value>(&format!("/api/v1/operators/{}/disable", path_seg(&id)), &json!({})).await?;
+            c.post::<_, Value>(
+                &format!("/api/v1/operators/{}/disable", path_seg(&id)),
+                &json!({}),
+            )
+            .await?;
             json!({ "disabled": id })
         }
     };
@@ -855,7 +1061,13 @@ async fn agency(conn: Conn, cmd: AgencyCmd) -> Result<ExitCode> {
             let v: Value = c.get("/api/v1/agencies").await?;
             print_json(&v);
         }
-        AgencyCmd::Add { id, name, basis, description, items } => {
+        AgencyCmd::Add {
+            id,
+            name,
+            basis,
+            description,
+            items,
+        } => {
             let _: Value = c
                 .put(
                     &format!("/api/v1/agencies/{}", path_seg(&id)),

@@ -80,6 +80,31 @@ pub fn parse_date(s: &str, field: &'static str) -> Result<Date, CoreError> {
     Date::new(year, month, day).map_err(|e| CoreError::invalid(field, format!("out of range: {e}")))
 }
 
+/// Deserialises a `birth_date` through [`parse_date`], so that an impossible date is
+/// rejected with an error naming the field (serde loses field paths in flattened
+/// structs such as the API's registration body).
+pub(crate) fn deserialize_birth_date<'de, D>(d: D) -> Result<Date, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    parse_date(&s, "birth_date").map_err(serde::de::Error::custom)
+}
+
+/// As [`deserialize_birth_date`], for an optional `birth_date` (`null` or absent: `None`;
+/// use with `#[serde(default)]`).
+pub fn deserialize_optional_birth_date<'de, D>(d: D) -> Result<Option<Date>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    match <Option<String> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => parse_date(&s, "birth_date")
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 /// Checks that a birth date is neither after `today` nor before 1868-01-01
 /// ([`EARLIEST_BIRTH_DATE`]). Error field `"birth_date"`.
 pub fn validate_birth_date(d: Date, today: Date) -> Result<(), CoreError> {

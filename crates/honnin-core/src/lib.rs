@@ -30,8 +30,8 @@ mod wareki;
 
 pub use actor::{Actor, Role};
 pub use date::{
-    EARLIEST_BIRTH_DATE, JST, JST_OFFSET, end_of_day_jst, jst, parse_date, today_jst,
-    validate_birth_date,
+    EARLIEST_BIRTH_DATE, JST, JST_OFFSET, deserialize_optional_birth_date, end_of_day_jst, jst,
+    parse_date, today_jst, validate_birth_date,
 };
 pub use error::CoreError;
 pub use ids::{CorporateNumber, LocalGovCode, MyNumber, ResidentCode};

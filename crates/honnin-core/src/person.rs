@@ -87,7 +87,7 @@ fn check_name_spacing(s: &str, field: &'static str) -> Result<(), CoreError> {
 ///
 /// Serialised as `"male"`, `"female"`, `"unknown"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Sex {
     /// 男 (code 1).
     Male,
@@ -142,6 +142,24 @@ impl Sex {
 impl fmt::Display for Sex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Deserialisation: exactly `male`, `female` or `unknown`, with an error naming the
+/// field `"sex"` (so that it is named even inside a flattened struct).
+impl TryFrom<String> for Sex {
+    type Error = CoreError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "male" => Ok(Sex::Male),
+            "female" => Ok(Sex::Female),
+            "unknown" => Ok(Sex::Unknown),
+            _ => Err(CoreError::invalid(
+                "sex",
+                "expected one of male, female, unknown",
+            )),
+        }
     }
 }
 
@@ -405,7 +423,8 @@ pub struct BasicFacts {
     pub name_kana: KanaName,
     /// 通称, if registered.
     pub alias: Option<PersonName>,
-    /// 生年月日 (proleptic Gregorian).
+    /// 生年月日 (proleptic Gregorian), `YYYY-MM-DD`.
+    #[serde(deserialize_with = "crate::date::deserialize_birth_date")]
     pub birth_date: jiff::civil::Date,
     /// 性別.
     pub sex: Sex,

@@ -3,11 +3,11 @@
 //! transaction.
 
 use honnin_core::{
-    Actor, Address, BasicFacts, KanaName, LocalGovCode, MyNumber, PersonName, ResidentCode, Role, Sex,
-    SubstituteFlags,
+    Actor, Address, BasicFacts, KanaName, LocalGovCode, MyNumber, PersonName, ResidentCode, Role,
+    Sex, SubstituteFlags,
 };
 use honnin_store::audit::{self, AuditEntry};
-use honnin_store::registry::{self as repo, Resident, ResidentEvent, ResidentStatus};
+use honnin_store::registry::{self as repo, FirstEvent, Resident, ResidentEvent, ResidentStatus};
 use honnin_store::{Conn, StoreError, outbox};
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +70,10 @@ pub enum Change {
         name_kana: Option<KanaName>,
         name_flags: Option<SubstituteFlags>,
         alias: Option<PersonName>,
+        #[serde(
+            default,
+            deserialize_with = "honnin_core::deserialize_optional_birth_date"
+        )]
         birth_date: Option<jiff::civil::Date>,
         sex: Option<Sex>,
         address: Option<Address>,
@@ -102,7 +106,11 @@ pub struct ChangeRequest {
     pub reason: String,
 }
 
-fn flags_for(flags: Option<SubstituteFlags>, value: &str, field: &'static str) -> Result<SubstituteFlags, RegistryError> {
+fn flags_for(
+    flags: Option<SubstituteFlags>,
+    value: &str,
+    field: &'static str,
+) -> Result<SubstituteFlags, RegistryError> {
     match flags {
         None => Ok(SubstituteFlags::none_for(value)),
         Some(f) => {
@@ -116,7 +124,13 @@ pub(crate) fn snapshot(r: &Resident) -> serde_json::Value {
     serde_json::to_value(r).unwrap_or(serde_json::Value::Null)
 }
 
-fn notice(r: &Resident, kind: &str, effective: jiff::civil::Date, changed: &[&str], extra: serde_json::Value) -> serde_json::Value {
+fn notice(
+    r: &Resident,
+    kind: &str,
+    effective: jiff::civil::Date,
+    changed: &[&str],
+    extra: serde_json::Value,
+) -> serde_json::Value {
     serde_json::json!({
         "notice": "idou",
         "kind": kind,
@@ -132,30 +146,69 @@ fn notice(r: &Resident, kind: &str, effective: jiff::civil::Date, changed: &[&st
 }
 
 impl Registry {
+    /// Registers a new person (出生, or 転入 from outside the registry), issuing a new
+    /// 個人番号 and 住民票コード. Access refusals are logged.
+    pub async fn register(
+        &self,
+        actor: &Actor,
+        req: NewResident,
+    ) -> Result<Resident, RegistryError> {
+        let r = self.register_inner(actor, req).await;
+        self.logged(actor, "change", None, r).await
+    }
+
+    /// Applies a change event to an existing resident. Access refusals are logged.
+    pub async fn change(
+        &self,
+        actor: &Actor,
+        my_number: &MyNumber,
+        req: ChangeRequest,
+    ) -> Result<Resident, RegistryError> {
+        let r = self.change_inner(actor, my_number, req).await;
+        self.logged(actor, "change", Some(my_number), r).await
+    }
+
     fn check_effective(&self, d: jiff::civil::Date) -> Result<(), RegistryError> {
         let today = self.today();
         if d > today {
-            return Err(RegistryError::field("effective_date", "must not be in the future"));
+            return Err(RegistryError::field(
+                "effective_date",
+                "must not be in the future",
+            ));
         }
         Ok(())
     }
 
     /// Registers a new person (出生, or 転入 from outside the registry), issuing a new
     /// 個人番号 and 住民票コード.
-    pub async fn register(&self, actor: &Actor, req: NewResident) -> Result<Resident, RegistryError> {
-        Self::require_role(actor, &[Role::Admin, Role::RegistryClerk], "register residents")?;
+    async fn register_inner(
+        &self,
+        actor: &Actor,
+        req: NewResident,
+    ) -> Result<Resident, RegistryError> {
+        Self::require_role(
+            actor,
+            &[Role::Admin, Role::RegistryClerk],
+            "register residents",
+        )?;
         Self::require_scope(actor, &req.municipality)?;
         req.facts.validate(self.today())?;
         self.check_effective(req.effective_date)?;
         if req.kind == RegistrationKind::Birth && req.effective_date < req.facts.birth_date {
-            return Err(RegistryError::field("effective_date", "a birth cannot be registered before it happened"));
+            return Err(RegistryError::field(
+                "effective_date",
+                "a birth cannot be registered before it happened",
+            ));
         }
         let now = self.now();
         // A freshly drawn number collides with probability ~N/10^11; retry on conflict.
         for _ in 0..8 {
             let (my_number, code) = {
                 let mut rng = rand::rng();
-                (MyNumber::generate(&mut rng), ResidentCode::generate(&mut rng))
+                (
+                    MyNumber::generate(&mut rng),
+                    ResidentCode::generate(&mut rng),
+                )
             };
             let resident = Resident {
                 my_number,
@@ -172,29 +225,36 @@ impl Registry {
                 RegistrationKind::MoveIn => "move_in",
             };
             let mut tx = self.store.begin().await?;
-            let event = ResidentEvent {
-                my_number: resident.my_number.clone(),
-                version: 1,
-                kind: kind.into(),
+            let first = FirstEvent {
+                kind,
                 effective_date: req.effective_date,
-                reason: req.reason.clone(),
-                municipality: req.municipality.clone(),
-                operator: actor.operator.clone(),
+                reason: &req.reason,
+                operator: &actor.operator,
                 recorded_at: now,
-                snapshot: snapshot(&resident),
             };
-            match repo::insert_residents(&mut tx, std::slice::from_ref(&resident), std::slice::from_ref(&event)).await {
+            match repo::insert_residents(&mut tx, std::slice::from_ref(&resident), first).await {
                 Err(e) if e.is_unique_violation() => continue,
                 other => other?,
             }
-            self.after_event(&mut tx, actor, &resident, kind, req.effective_date, &["all"], serde_json::json!({}))
-                .await?;
+            self.after_event(
+                &mut tx,
+                actor,
+                &resident,
+                kind,
+                req.effective_date,
+                &["all"],
+                serde_json::json!({}),
+            )
+            .await?;
             honnin_store::commit(tx).await?;
             return Ok(resident);
         }
-        Err(RegistryError::Store(StoreError::Conflict("could not draw a free 個人番号".into())))
+        Err(RegistryError::Store(StoreError::Conflict(
+            "could not draw a free 個人番号".into(),
+        )))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn after_event(
         &self,
         tx: &mut Conn,
@@ -206,28 +266,48 @@ impl Registry {
         extra: serde_json::Value,
     ) -> Result<(), RegistryError> {
         let now = self.now();
-        outbox::publish(tx, now, CHANGE_TOPIC, r.my_number.as_str(), &notice(r, kind, effective, changed, extra))
-            .await?;
+        outbox::publish(
+            tx,
+            now,
+            CHANGE_TOPIC,
+            r.my_number.as_str(),
+            &notice(r, kind, effective, changed, extra),
+        )
+        .await?;
         audit::append_in_tx(
             tx,
             now,
             &[AuditEntry::new("change", &actor.operator, "ok")
                 .subject(r.my_number.as_str())
                 .items(changed.join(","))
-                .detail(format!("{kind} effective {effective} (version {})", r.version))],
+                .detail(format!(
+                    "{kind} effective {effective} (version {})",
+                    r.version
+                ))],
         )
         .await?;
         Ok(())
     }
 
     /// Applies a change event to an existing resident.
-    pub async fn change(&self, actor: &Actor, my_number: &MyNumber, req: ChangeRequest) -> Result<Resident, RegistryError> {
-        Self::require_role(actor, &[Role::Admin, Role::RegistryClerk], "change resident records")?;
+    async fn change_inner(
+        &self,
+        actor: &Actor,
+        my_number: &MyNumber,
+        req: ChangeRequest,
+    ) -> Result<Resident, RegistryError> {
+        Self::require_role(
+            actor,
+            &[Role::Admin, Role::RegistryClerk],
+            "change resident records",
+        )?;
         self.check_effective(req.effective_date)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let Some(current) = repo::get_resident(&mut tx, my_number).await? else {
-            return Err(RegistryError::NotFound { what: "resident".into() });
+            return Err(RegistryError::NotFound {
+                what: "resident".into(),
+            });
         };
         let kind = req.change.kind();
         // The clerk of the new municipality records a 転入; every other change belongs to
@@ -251,30 +331,53 @@ impl Registry {
         let mut changed: Vec<&str> = Vec::new();
         let mut extra = serde_json::json!({});
         match req.change {
-            Change::MoveIn { municipality, address, address_flags } => {
-                next.facts.address_flags = flags_for(address_flags, address.as_str(), "address_flags")?;
+            Change::MoveIn {
+                municipality,
+                address,
+                address_flags,
+            } => {
+                next.facts.address_flags =
+                    flags_for(address_flags, address.as_str(), "address_flags")?;
                 next.facts.address = address;
                 next.municipality = municipality;
                 next.status = ResidentStatus::Resident;
                 changed.extend(["address", "municipality"]);
             }
-            Change::MoveOut { destination, abroad } => {
+            Change::MoveOut {
+                destination,
+                abroad,
+            } => {
                 if destination.trim().is_empty() || destination.chars().count() > 200 {
-                    return Err(RegistryError::field("destination", "must be 1 to 200 characters"));
+                    return Err(RegistryError::field(
+                        "destination",
+                        "must be 1 to 200 characters",
+                    ));
                 }
                 next.status = ResidentStatus::MovedOut;
                 changed.push("status");
                 extra = serde_json::json!({ "destination": destination, "abroad": abroad });
             }
-            Change::AddressChange { address, address_flags } => {
+            Change::AddressChange {
+                address,
+                address_flags,
+            } => {
                 if address == current.facts.address {
-                    return Err(RegistryError::field("address", "is the same as the current address"));
+                    return Err(RegistryError::field(
+                        "address",
+                        "is the same as the current address",
+                    ));
                 }
-                next.facts.address_flags = flags_for(address_flags, address.as_str(), "address_flags")?;
+                next.facts.address_flags =
+                    flags_for(address_flags, address.as_str(), "address_flags")?;
                 next.facts.address = address;
                 changed.push("address");
             }
-            Change::NameChange { name, name_kana, name_flags, alias } => {
+            Change::NameChange {
+                name,
+                name_kana,
+                name_flags,
+                alias,
+            } => {
                 next.facts.name_flags = flags_for(name_flags, name.as_str(), "name_flags")?;
                 next.facts.name = name;
                 next.facts.name_kana = name_kana;
@@ -284,9 +387,19 @@ impl Registry {
                 }
                 changed.extend(["name", "name_kana"]);
             }
-            Change::Correction { name, name_kana, name_flags, alias, birth_date, sex, address, address_flags } => {
+            Change::Correction {
+                name,
+                name_kana,
+                name_flags,
+                alias,
+                birth_date,
+                sex,
+                address,
+                address_flags,
+            } => {
                 if let Some(n) = name {
-                    next.facts.name_flags = flags_for(name_flags.clone(), n.as_str(), "name_flags")?;
+                    next.facts.name_flags =
+                        flags_for(name_flags.clone(), n.as_str(), "name_flags")?;
                     next.facts.name = n;
                     changed.push("name");
                 } else if let Some(f) = name_flags {
@@ -311,7 +424,8 @@ impl Registry {
                     changed.push("sex");
                 }
                 if let Some(a) = address {
-                    next.facts.address_flags = flags_for(address_flags, a.as_str(), "address_flags")?;
+                    next.facts.address_flags =
+                        flags_for(address_flags, a.as_str(), "address_flags")?;
                     next.facts.address = a;
                     changed.push("address");
                 } else if let Some(f) = address_flags {
@@ -320,7 +434,10 @@ impl Registry {
                     changed.push("address_flags");
                 }
                 if changed.is_empty() {
-                    return Err(RegistryError::field("kind", "a correction must change at least one field"));
+                    return Err(RegistryError::field(
+                        "kind",
+                        "a correction must change at least one field",
+                    ));
                 }
             }
             Change::Death => {
@@ -344,7 +461,16 @@ impl Registry {
         };
         repo::update_resident(&mut tx, &next, current.version).await?;
         repo::insert_event(&mut tx, &event).await?;
-        self.after_event(&mut tx, actor, &next, kind, req.effective_date, &changed, extra).await?;
+        self.after_event(
+            &mut tx,
+            actor,
+            &next,
+            kind,
+            req.effective_date,
+            &changed,
+            extra,
+        )
+        .await?;
         honnin_store::commit(tx).await?;
         Ok(next)
     }

@@ -29,13 +29,20 @@ pub enum RegistryError {
 
 impl RegistryError {
     pub fn field(field: &'static str, reason: impl Into<String>) -> Self {
-        RegistryError::Field { field, reason: reason.into() }
+        RegistryError::Field {
+            field,
+            reason: reason.into(),
+        }
     }
     pub fn forbidden(reason: impl Into<String>) -> Self {
-        RegistryError::Forbidden { reason: reason.into() }
+        RegistryError::Forbidden {
+            reason: reason.into(),
+        }
     }
     pub fn conflict(reason: impl Into<String>) -> Self {
-        RegistryError::Conflict { reason: reason.into() }
+        RegistryError::Conflict {
+            reason: reason.into(),
+        }
     }
     /// The field a validation error is about, if any.
     pub fn field_name(&self) -> Option<&'static str> {

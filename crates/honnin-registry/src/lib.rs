@@ -25,7 +25,7 @@ pub use change::{Change, ChangeRequest, NewResident, RegistrationKind};
 pub use error::{RegistryError, RowError};
 pub use honnin_store::registry::{Agency, LegalBasis, ResidentStatus};
 pub use import::{ImportReport, ImportRow};
-pub use provision::{ProvisionQuery, ProvisionRequest, ProvisionResponse, PROVISION_ITEMS};
+pub use provision::{PROVISION_ITEMS, ProvisionQuery, ProvisionRequest, ProvisionResponse};
 
 /// The topic of 異動等 notices in the outbox.
 pub const CHANGE_TOPIC: &str = "registry.change";
@@ -54,7 +54,11 @@ pub const CORRECTION_STATUSES: &[&str] = &["received", "investigating", "correct
 
 impl Registry {
     pub fn new(store: Store, clock: Arc<dyn Clock>, audit: AuditLog) -> Self {
-        Registry { store, clock, audit }
+        Registry {
+            store,
+            clock,
+            audit,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -73,7 +77,10 @@ impl Registry {
         if roles.contains(&actor.role) {
             Ok(())
         } else {
-            Err(RegistryError::forbidden(format!("role {} may not {what}", actor.role)))
+            Err(RegistryError::forbidden(format!(
+                "role {} may not {what}",
+                actor.role
+            )))
         }
     }
 
@@ -81,38 +88,66 @@ impl Registry {
         if actor.may_act_in(municipality) {
             Ok(())
         } else {
-            Err(RegistryError::forbidden(format!(
-                "operator {} may not act for municipality {municipality}",
-                actor.operator
-            )))
+            // Names the operator's own scope, never the record's municipality: a clerk
+            // refused a record must not learn where the person lives.
+            Err(RegistryError::forbidden(match &actor.municipality {
+                Some(own) => format!(
+                    "operator {} may act only for municipality {own}",
+                    actor.operator
+                ),
+                None => format!("operator {} may not act for a municipality", actor.operator),
+            }))
         }
     }
 
-    /// Logs a refused request, then returns the refusal.
-    async fn refuse<T>(&self, entry: AuditEntry, err: RegistryError) -> Result<T, RegistryError> {
-        self.audit.append(entry.detail(err.to_string())).await?;
+    /// Logs a refused request with its `result` (`refused`, `not-found`, …), then returns
+    /// the refusal.
+    async fn refuse<T>(
+        &self,
+        entry: AuditEntry,
+        result: &str,
+        err: RegistryError,
+    ) -> Result<T, RegistryError> {
+        let entry = AuditEntry {
+            result: result.into(),
+            ..entry
+        }
+        .detail(err.to_string());
+        self.audit.append(entry).await?;
         Err(err)
     }
 
     /// Reads one resident's record (a clerk of their municipality, or an admin). The read
     /// is logged, and the record is returned only once the log entry is durable.
-    pub async fn get(&self, actor: &Actor, my_number: &MyNumber) -> Result<Resident, RegistryError> {
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        my_number: &MyNumber,
+    ) -> Result<Resident, RegistryError> {
         let entry = AuditEntry::new("read", &actor.operator, "ok")
             .subject(my_number.as_str())
             .items("record");
-        if !matches!(actor.role, Role::Admin | Role::RegistryClerk | Role::WindowClerk) {
-            let err = RegistryError::forbidden(format!("role {} may not read resident records", actor.role));
-            return self.refuse(AuditEntry { result: "refused".into(), ..entry }, err).await;
+        if !matches!(
+            actor.role,
+            Role::Admin | Role::RegistryClerk | Role::WindowClerk
+        ) {
+            let err = RegistryError::forbidden(format!(
+                "role {} may not read resident records",
+                actor.role
+            ));
+            return self.refuse(entry, "refused", err).await;
         }
         let mut conn = self.store.conn().await?;
         let found = repo::get_resident(&mut conn, my_number).await?;
         drop(conn);
         let Some(resident) = found else {
-            let err = RegistryError::NotFound { what: "resident".into() };
-            return self.refuse(AuditEntry { result: "not-found".into(), ..entry }, err).await;
+            let err = RegistryError::NotFound {
+                what: "resident".into(),
+            };
+            return self.refuse(entry, "not-found", err).await;
         };
         if let Err(err) = Self::require_scope(actor, &resident.municipality) {
-            return self.refuse(AuditEntry { result: "refused".into(), ..entry }, err).await;
+            return self.refuse(entry, "refused", err).await;
         }
         self.audit.append(entry).await?;
         Ok(resident)
@@ -126,7 +161,11 @@ impl Registry {
         after: Option<&MyNumber>,
         limit: i64,
     ) -> Result<Vec<Resident>, RegistryError> {
-        Self::require_role(actor, &[Role::Admin, Role::RegistryClerk, Role::WindowClerk], "list residents")?;
+        Self::require_role(
+            actor,
+            &[Role::Admin, Role::RegistryClerk, Role::WindowClerk],
+            "list residents",
+        )?;
         let municipality = match (actor.role, municipality) {
             (Role::Admin, m) => m.cloned(),
             (_, Some(m)) => {
@@ -146,7 +185,11 @@ impl Registry {
             .append(
                 AuditEntry::new("read", &actor.operator, "ok")
                     .items("list")
-                    .detail(format!("listed {} record(s): {}", rows.len(), subjects.join(","))),
+                    .detail(format!(
+                        "listed {} record(s): {}",
+                        rows.len(),
+                        subjects.join(",")
+                    )),
             )
             .await?;
         Ok(rows)
@@ -154,11 +197,21 @@ impl Registry {
 
     /// Disclosure (本人開示) of a resident's record, history, access log and correction
     /// requests, for a clerk acting for the resident.
-    pub async fn disclose(&self, actor: &Actor, my_number: &MyNumber) -> Result<Disclosure, RegistryError> {
-        Self::require_role(actor, &[Role::Admin, Role::RegistryClerk], "disclose records")?;
+    async fn disclose_inner(
+        &self,
+        actor: &Actor,
+        my_number: &MyNumber,
+    ) -> Result<Disclosure, RegistryError> {
+        Self::require_role(
+            actor,
+            &[Role::Admin, Role::RegistryClerk],
+            "disclose records",
+        )?;
         let mut conn = self.store.conn().await?;
         let Some(record) = repo::get_resident(&mut conn, my_number).await? else {
-            return Err(RegistryError::NotFound { what: "resident".into() });
+            return Err(RegistryError::NotFound {
+                what: "resident".into(),
+            });
         };
         Self::require_scope(actor, &record.municipality)?;
         let history = repo::events_for(&mut conn, my_number).await?;
@@ -172,32 +225,52 @@ impl Registry {
                     .items("record,history,access_log,corrections"),
             )
             .await?;
-        Ok(Disclosure { record, history, access_log, corrections })
+        Ok(Disclosure {
+            record,
+            history,
+            access_log,
+            corrections,
+        })
     }
 
     /// Records a correction request (申出) from the resident.
-    pub async fn request_correction(
+    async fn request_correction_inner(
         &self,
         actor: &Actor,
         my_number: &MyNumber,
         fields: Vec<String>,
         detail: String,
     ) -> Result<CorrectionRequest, RegistryError> {
-        Self::require_role(actor, &[Role::Admin, Role::RegistryClerk], "record correction requests")?;
+        Self::require_role(
+            actor,
+            &[Role::Admin, Role::RegistryClerk],
+            "record correction requests",
+        )?;
         const FIELDS: &[&str] = &["name", "name_kana", "alias", "birth_date", "sex", "address"];
         if fields.is_empty() {
-            return Err(RegistryError::field("fields", "name at least one field to correct"));
+            return Err(RegistryError::field(
+                "fields",
+                "name at least one field to correct",
+            ));
         }
         if let Some(f) = fields.iter().find(|f| !FIELDS.contains(&f.as_str())) {
-            return Err(RegistryError::field("fields", format!("unknown field {f:?}; use {}", FIELDS.join(", "))));
+            return Err(RegistryError::field(
+                "fields",
+                format!("unknown field {f:?}; use {}", FIELDS.join(", ")),
+            ));
         }
         if detail.trim().is_empty() || detail.chars().count() > 2000 {
-            return Err(RegistryError::field("detail", "must be 1 to 2000 characters"));
+            return Err(RegistryError::field(
+                "detail",
+                "must be 1 to 2000 characters",
+            ));
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let Some(record) = repo::get_resident(&mut tx, my_number).await? else {
-            return Err(RegistryError::NotFound { what: "resident".into() });
+            return Err(RegistryError::NotFound {
+                what: "resident".into(),
+            });
         };
         Self::require_scope(actor, &record.municipality)?;
         let req = CorrectionRequest {
@@ -215,10 +288,12 @@ impl Registry {
         audit::append_in_tx(
             &mut tx,
             now,
-            &[AuditEntry::new("correction-request", &actor.operator, "received")
-                .subject(my_number.as_str())
-                .items(req.fields.join(","))
-                .detail(format!("request {}", req.id))],
+            &[
+                AuditEntry::new("correction-request", &actor.operator, "received")
+                    .subject(my_number.as_str())
+                    .items(req.fields.join(","))
+                    .detail(format!("request {}", req.id)),
+            ],
         )
         .await?;
         honnin_store::commit(tx).await?;
@@ -226,24 +301,35 @@ impl Registry {
     }
 
     /// Moves a correction request on: received → investigating → corrected | rejected.
-    pub async fn update_correction(
+    async fn update_correction_inner(
         &self,
         actor: &Actor,
         id: &str,
         status: &str,
         note: String,
     ) -> Result<CorrectionRequest, RegistryError> {
-        Self::require_role(actor, &[Role::Admin, Role::RegistryClerk], "update correction requests")?;
+        Self::require_role(
+            actor,
+            &[Role::Admin, Role::RegistryClerk],
+            "update correction requests",
+        )?;
         if !CORRECTION_STATUSES.contains(&status) {
-            return Err(RegistryError::field("status", format!("must be one of {}", CORRECTION_STATUSES.join(", "))));
+            return Err(RegistryError::field(
+                "status",
+                format!("must be one of {}", CORRECTION_STATUSES.join(", ")),
+            ));
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let Some(req) = repo::get_correction(&mut tx, id).await? else {
-            return Err(RegistryError::NotFound { what: format!("correction request {id}") });
+            return Err(RegistryError::NotFound {
+                what: format!("correction request {id}"),
+            });
         };
         let Some(record) = repo::get_resident(&mut tx, &req.my_number).await? else {
-            return Err(RegistryError::NotFound { what: "resident".into() });
+            return Err(RegistryError::NotFound {
+                what: "resident".into(),
+            });
         };
         Self::require_scope(actor, &record.municipality)?;
         let allowed = match req.status.as_str() {
@@ -257,17 +343,95 @@ impl Registry {
                 req.status
             )));
         }
-        repo::update_correction_status(&mut tx, id, &req.status, status, &note, &actor.operator, now).await?;
+        repo::update_correction_status(
+            &mut tx,
+            id,
+            &req.status,
+            status,
+            &note,
+            &actor.operator,
+            now,
+        )
+        .await?;
         audit::append_in_tx(
             &mut tx,
             now,
-            &[AuditEntry::new("correction-request", &actor.operator, status)
-                .subject(req.my_number.as_str())
-                .detail(format!("request {id}: {} -> {status}", req.status))],
+            &[
+                AuditEntry::new("correction-request", &actor.operator, status)
+                    .subject(req.my_number.as_str())
+                    .detail(format!("request {id}: {} -> {status}", req.status)),
+            ],
         )
         .await?;
         honnin_store::commit(tx).await?;
-        Ok(CorrectionRequest { status: status.into(), note, operator: actor.operator.clone(), updated_at: now, ..req })
+        Ok(CorrectionRequest {
+            status: status.into(),
+            note,
+            operator: actor.operator.clone(),
+            updated_at: now,
+            ..req
+        })
+    }
+
+    /// Logs an access-control refusal (forbidden, not found) of a write or disclosure, so
+    /// that attempts on other municipalities' residents show in the log; validation errors
+    /// touch no data and are only returned.
+    async fn logged<T>(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        subject: Option<&MyNumber>,
+        result: Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
+        if let Err(e) = &result {
+            let outcome = match e {
+                RegistryError::Forbidden { .. } => "refused",
+                RegistryError::NotFound { .. } => "not-found",
+                _ => return result,
+            };
+            let mut entry = AuditEntry::new(kind, &actor.operator, outcome).detail(e.to_string());
+            entry.subject = subject.map(|s| s.as_str().to_string());
+            self.audit.append(entry).await?;
+        }
+        result
+    }
+
+    /// Disclosure (本人開示) of a resident's record, history, access log and correction
+    /// requests, for a clerk acting for the resident.
+    pub async fn disclose(
+        &self,
+        actor: &Actor,
+        my_number: &MyNumber,
+    ) -> Result<Disclosure, RegistryError> {
+        let r = self.disclose_inner(actor, my_number).await;
+        self.logged(actor, "disclosure", Some(my_number), r).await
+    }
+
+    /// Records a correction request (申出) from the resident.
+    pub async fn request_correction(
+        &self,
+        actor: &Actor,
+        my_number: &MyNumber,
+        fields: Vec<String>,
+        detail: String,
+    ) -> Result<CorrectionRequest, RegistryError> {
+        let r = self
+            .request_correction_inner(actor, my_number, fields, detail)
+            .await;
+        self.logged(actor, "correction-request", Some(my_number), r)
+            .await
+    }
+
+    /// Moves a correction request on: received → investigating → corrected | rejected.
+    pub async fn update_correction(
+        &self,
+        actor: &Actor,
+        id: &str,
+        status: &str,
+        note: String,
+    ) -> Result<CorrectionRequest, RegistryError> {
+        let r = self.update_correction_inner(actor, id, status, note).await;
+        self.logged(actor, "correction-request", None, r).await
     }
 
     /// Configures an agency and the legal bases it may cite (admin).
@@ -278,17 +442,32 @@ impl Registry {
         bases: Vec<LegalBasis>,
     ) -> Result<(), RegistryError> {
         Self::require_role(actor, &[Role::Admin], "configure agencies")?;
-        if agency.id.is_empty() || !agency.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(RegistryError::field("id", "agency id must be ASCII letters, digits, - or _"));
+        if agency.id.is_empty()
+            || !agency
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(RegistryError::field(
+                "id",
+                "agency id must be ASCII letters, digits, - or _",
+            ));
         }
         for b in &bases {
             if b.agency != agency.id {
-                return Err(RegistryError::field("bases", "every basis must belong to the agency"));
+                return Err(RegistryError::field(
+                    "bases",
+                    "every basis must belong to the agency",
+                ));
             }
             if b.code.trim().is_empty() {
                 return Err(RegistryError::field("bases", "a basis needs a code"));
             }
-            if let Some(i) = b.items.iter().find(|i| !PROVISION_ITEMS.contains(&i.as_str())) {
+            if let Some(i) = b
+                .items
+                .iter()
+                .find(|i| !PROVISION_ITEMS.contains(&i.as_str()))
+            {
                 return Err(RegistryError::field("items", format!("unknown item {i:?}")));
             }
         }
@@ -301,8 +480,17 @@ impl Registry {
         audit::append_in_tx(
             &mut tx,
             now,
-            &[AuditEntry::new("configure-agency", &actor.operator, "ok")
-                .detail(format!("agency {} bases {}", agency.id, bases.iter().map(|b| b.code.as_str()).collect::<Vec<_>>().join(",")))],
+            &[
+                AuditEntry::new("configure-agency", &actor.operator, "ok").detail(format!(
+                    "agency {} bases {}",
+                    agency.id,
+                    bases
+                        .iter()
+                        .map(|b| b.code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+            ],
         )
         .await?;
         honnin_store::commit(tx).await?;
@@ -310,7 +498,10 @@ impl Registry {
     }
 
     /// Agencies and their bases.
-    pub async fn agencies(&self, actor: &Actor) -> Result<Vec<(Agency, Vec<LegalBasis>)>, RegistryError> {
+    pub async fn agencies(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<(Agency, Vec<LegalBasis>)>, RegistryError> {
         let mut conn = self.store.conn().await?;
         let mut out = Vec::new();
         for a in repo::list_agencies(&mut conn).await? {
@@ -324,7 +515,10 @@ impl Registry {
     }
 
     /// Deletes audit entries older than the 7-year retention period and records the purge.
-    pub async fn purge_expired_log(&self, actor: &Actor) -> Result<audit::PurgeReport, RegistryError> {
+    pub async fn purge_expired_log(
+        &self,
+        actor: &Actor,
+    ) -> Result<audit::PurgeReport, RegistryError> {
         Self::require_role(actor, &[Role::Admin], "purge the log")?;
         let now = self.now();
         let cutoff = now

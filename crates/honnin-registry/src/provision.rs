@@ -66,7 +66,12 @@ fn item_value(r: &Resident, item: &str) -> serde_json::Value {
         "resident_code" => S(r.resident_code.to_string()),
         "name" => S(r.facts.name.to_string()),
         "name_kana" => S(r.facts.name_kana.to_string()),
-        "alias" => r.facts.alias.as_ref().map(|a| S(a.to_string())).unwrap_or(Null),
+        "alias" => r
+            .facts
+            .alias
+            .as_ref()
+            .map(|a| S(a.to_string()))
+            .unwrap_or(Null),
         "birth_date" => S(r.facts.birth_date.to_string()),
         "sex" => S(r.facts.sex.as_str().into()),
         "address" => S(r.facts.address.to_string()),
@@ -79,7 +84,11 @@ fn item_value(r: &Resident, item: &str) -> serde_json::Value {
 impl Registry {
     /// Answers an agency's request. Refusals (no such basis, items beyond the basis, not
     /// found, ambiguous) are logged too and returned as errors.
-    pub async fn provide(&self, actor: &Actor, req: ProvisionRequest) -> Result<ProvisionResponse, RegistryError> {
+    pub async fn provide(
+        &self,
+        actor: &Actor,
+        req: ProvisionRequest,
+    ) -> Result<ProvisionResponse, RegistryError> {
         let agency_id = actor.agency.clone().unwrap_or_default();
         let subject = match &req.query {
             ProvisionQuery::MyNumber(n) => Some(n.as_str().to_string()),
@@ -90,65 +99,99 @@ impl Registry {
             .items(req.items.join(","));
         entry.subject = subject;
         if actor.role != Role::Agency || agency_id.is_empty() {
-            let err = RegistryError::forbidden(format!("role {} may not receive provisions", actor.role));
-            return self.refuse(entry, err).await;
+            let err =
+                RegistryError::forbidden(format!("role {} may not receive provisions", actor.role));
+            return self.refuse(entry, "refused", err).await;
         }
         let mut conn = self.store.conn().await?;
         let Some(basis) = repo::get_basis(&mut conn, &agency_id, &req.basis).await? else {
             drop(conn);
-            let err = RegistryError::forbidden(format!("agency {agency_id} has no legal basis {:?}", req.basis));
-            return self.refuse(entry, err).await;
+            let err = RegistryError::forbidden(format!(
+                "agency {agency_id} has no legal basis {:?}",
+                req.basis
+            ));
+            return self.refuse(entry, "refused", err).await;
         };
-        let items: Vec<String> = if req.items.is_empty() { basis.items.clone() } else { req.items.clone() };
+        let items: Vec<String> = if req.items.is_empty() {
+            basis.items.clone()
+        } else {
+            req.items.clone()
+        };
         if let Some(bad) = items.iter().find(|i| !basis.items.contains(i)) {
             drop(conn);
             let err = if PROVISION_ITEMS.contains(&bad.as_str()) {
-                RegistryError::forbidden(format!("basis {} does not allow item {bad:?}", basis.code))
+                RegistryError::forbidden(format!(
+                    "basis {} does not allow item {bad:?}",
+                    basis.code
+                ))
             } else {
                 RegistryError::field("items", format!("unknown item {bad:?}"))
             };
-            return self.refuse(entry, err).await;
+            return self.refuse(entry, "refused", err).await;
         }
         entry.items = items.join(",");
         let found = match &req.query {
             ProvisionQuery::MyNumber(n) => repo::get_resident(&mut conn, n).await?,
-            ProvisionQuery::Facts { name, birth_date, sex, address } => {
+            ProvisionQuery::Facts {
+                name,
+                birth_date,
+                sex,
+                address,
+            } => {
                 let want_name = normalize_for_match(name);
                 let want_addr = normalize_for_match(address);
-                if want_name.is_empty() || want_addr.is_empty() || name.chars().count() > 200 || address.chars().count() > 400 {
+                if want_name.is_empty()
+                    || want_addr.is_empty()
+                    || name.chars().count() > 200
+                    || address.chars().count() > 400
+                {
                     drop(conn);
-                    let err = RegistryError::field("query", "name and address must be non-empty and of sensible length");
-                    return self.refuse(entry, err).await;
+                    let err = RegistryError::field(
+                        "query",
+                        "name and address must be non-empty and of sensible length",
+                    );
+                    return self.refuse(entry, "refused", err).await;
                 }
-                let mut hits: Vec<Resident> = repo::candidates_by_birth(&mut conn, *birth_date, *sex)
-                    .await?
-                    .into_iter()
-                    .filter(|r| {
-                        normalize_for_match(r.facts.name.as_str()) == want_name
-                            && normalize_for_match(r.facts.address.as_str()) == want_addr
-                    })
-                    .collect();
+                let mut hits: Vec<Resident> =
+                    repo::candidates_by_birth(&mut conn, *birth_date, *sex)
+                        .await?
+                        .into_iter()
+                        .filter(|r| {
+                            normalize_for_match(r.facts.name.as_str()) == want_name
+                                && normalize_for_match(r.facts.address.as_str()) == want_addr
+                        })
+                        .collect();
                 if hits.len() > 1 {
                     drop(conn);
-                    let err = RegistryError::conflict("the four facts match more than one record; ask by 個人番号");
-                    return self.refuse(AuditEntry { result: "ambiguous".into(), ..entry }, err).await;
+                    let err = RegistryError::conflict(
+                        "the four facts match more than one record; ask by 個人番号",
+                    );
+                    return self.refuse(entry, "ambiguous", err).await;
                 }
                 hits.pop()
             }
         };
         drop(conn);
         let Some(resident) = found else {
-            let err = RegistryError::NotFound { what: "resident".into() };
-            return self.refuse(AuditEntry { result: "not-found".into(), ..entry }, err).await;
+            let err = RegistryError::NotFound {
+                what: "resident".into(),
+            };
+            return self.refuse(entry, "not-found", err).await;
         };
-        let values: serde_json::Map<String, serde_json::Value> =
-            items.iter().map(|i| (i.clone(), item_value(&resident, i))).collect();
+        let values: serde_json::Map<String, serde_json::Value> = items
+            .iter()
+            .map(|i| (i.clone(), item_value(&resident, i)))
+            .collect();
         let entry = AuditEntry {
             result: "granted".into(),
             subject: Some(resident.my_number.as_str().to_string()),
             ..entry
         };
         let log_seq = self.audit.append(entry).await?;
-        Ok(ProvisionResponse { log_seq, basis: basis.code, items: values })
+        Ok(ProvisionResponse {
+            log_seq,
+            basis: basis.code,
+            items: values,
+        })
     }
 }

@@ -1,7 +1,9 @@
 //! Routes and handlers.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -37,7 +39,69 @@ where
                 } else {
                     StatusCode::BAD_REQUEST
                 };
-                Err(ApiError::new(status, "invalid", format!("request body: {}", rej.body_text())))
+                let text = rej.body_text();
+                let field = if matches!(rej, JsonRejection::JsonDataError(_)) {
+                    field_of(&text)
+                } else {
+                    None
+                };
+                Err(ApiError {
+                    field,
+                    ..ApiError::new(status, "invalid", format!("request body: {text}"))
+                })
+            }
+        }
+    }
+}
+
+/// The field a body's deserialisation error is about: the last segment of the serde
+/// path (`query.facts.birth_date: …`), the field a domain error names (`name: …`, the
+/// only clue inside flattened structs), or the missing field (``missing field `x` ``).
+fn field_of(text: &str) -> Option<String> {
+    let detail = text.split_once("target type: ").map_or(text, |(_, d)| d);
+    if let Some((_, rest)) = detail.split_once("missing field `") {
+        return rest
+            .split_once('`')
+            .map(|(f, _)| f.to_string())
+            .filter(|f| !f.is_empty());
+    }
+    let (head, _) = detail.split_once(": ")?;
+    let is_path = !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.[]".contains(c));
+    if !is_path {
+        return None;
+    }
+    let last = head.rsplit('.').next().unwrap_or(head);
+    let last = last.split('[').next().unwrap_or(last);
+    (!last.is_empty()).then(|| last.to_string())
+}
+
+/// Query string whose rejection is a 400 in the API's error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(rej) => {
+                let text = rej.body_text();
+                let field = text
+                    .split_once("Failed to deserialize query string: ")
+                    .and_then(|(_, d)| d.split_once(": "))
+                    .map(|(f, _)| f.to_string())
+                    .filter(|f| f.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+                Err(ApiError {
+                    field,
+                    ..ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("query: {text}"))
+                })
             }
         }
     }
@@ -49,7 +113,10 @@ pub struct Authed(pub Actor);
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -85,22 +152,32 @@ pub fn router(state: AppState) -> Router {
         .route("/agencies", get(list_agencies))
         .route("/agencies/{id}", put(put_agency))
         .route("/residents", get(list_residents).post(register))
-        .route("/residents/import", post(import).layer(DefaultBodyLimit::max(128 * 1024 * 1024)))
+        .route(
+            "/residents/import",
+            post(import).layer(DefaultBodyLimit::max(128 * 1024 * 1024)),
+        )
         .route("/residents/{my_number}", get(get_resident))
         .route("/residents/{my_number}/changes", post(change))
         .route("/residents/{my_number}/disclosure", get(disclose))
-        .route("/residents/{my_number}/corrections", post(request_correction))
+        .route(
+            "/residents/{my_number}/corrections",
+            post(request_correction),
+        )
         .route("/corrections/{id}", post(update_correction))
         .route("/provisions", post(provide))
         .route("/audit", get(audit_page))
         .route("/audit/verify", get(audit_verify))
         .route("/audit/purge", post(audit_purge))
-        .route("/outbox", get(outbox));
+        .route("/outbox", get(outbox))
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
+        .method_not_allowed_fallback(method_not_allowed)
         .nest("/api/v1", api)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+        })
         .layer(
             // Spans carry the route template, never the path: paths hold 個人番号.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -115,16 +192,29 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this endpoint does not take that method",
+    )
+}
+
 async fn healthz(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    st.store
-        .ping()
-        .await
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unreachable"))?;
+    st.store.ping().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "database unreachable",
+        )
+    })?;
     let backend = match st.store.backend() {
         honnin_store::Backend::Sqlite => "sqlite",
         honnin_store::Backend::Postgres => "postgres",
     };
-    Ok(Json(json!({ "status": "ok", "database": backend, "version": env!("CARGO_PKG_VERSION") })))
+    Ok(Json(
+        json!({ "status": "ok", "database": backend, "version": env!("CARGO_PKG_VERSION") }),
+    ))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -138,12 +228,20 @@ struct LoginBody {
     totp: String,
 }
 
-async fn login(State(st): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn login(
+    State(st): State<AppState>,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let token = st.auth.login(&b.operator, &b.password, &b.totp).await?;
-    Ok(Json(json!({ "token": token, "idle_timeout_seconds": st.auth.idle_timeout().as_secs() })))
+    Ok(Json(
+        json!({ "token": token, "idle_timeout_seconds": st.auth.idle_timeout().as_secs() }),
+    ))
 }
 
-async fn logout(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
     let token = bearer(&headers).ok_or(AuthError::Missing)?;
     st.auth.authenticate(&token).await?;
     st.auth.logout(&token).await?;
@@ -154,7 +252,10 @@ async fn whoami(Authed(a): Authed) -> Json<Actor> {
     Json(a)
 }
 
-async fn list_operators(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+async fn list_operators(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(st.auth.operators(&a).await?))
 }
 
@@ -163,7 +264,10 @@ async fn create_operator(
     Authed(a): Authed,
     ApiJson(b): ApiJson<NewOperator>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, Json(st.auth.create_operator(&a, b).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(st.auth.create_operator(&a, b).await?),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -179,7 +283,10 @@ async fn issue_token(
     ApiJson(b): ApiJson<TokenBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = st.auth.issue_token(&a, &id, &b.label).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "operator": id, "token": token }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "operator": id, "token": token })),
+    ))
 }
 
 async fn disable_operator(
@@ -198,9 +305,16 @@ struct AgencyOut {
     bases: Vec<LegalBasis>,
 }
 
-async fn list_agencies(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+async fn list_agencies(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+) -> Result<impl IntoResponse, ApiError> {
     let list = st.registry.agencies(&a).await?;
-    Ok(Json(list.into_iter().map(|(agency, bases)| AgencyOut { agency, bases }).collect::<Vec<_>>()))
+    Ok(Json(
+        list.into_iter()
+            .map(|(agency, bases)| AgencyOut { agency, bases })
+            .collect::<Vec<_>>(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -227,9 +341,16 @@ async fn put_agency(
     let bases = b
         .bases
         .into_iter()
-        .map(|x| LegalBasis { agency: id.clone(), code: x.code, description: x.description, items: x.items })
+        .map(|x| LegalBasis {
+            agency: id.clone(),
+            code: x.code,
+            description: x.description,
+            items: x.items,
+        })
         .collect();
-    st.registry.configure_agency(&a, Agency { id, name: b.name }, bases).await?;
+    st.registry
+        .configure_agency(&a, Agency { id, name: b.name }, bases)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,11 +364,18 @@ struct ListQuery {
 async fn list_residents(
     State(st): State<AppState>,
     Authed(a): Authed,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let muni = q.municipality.as_deref().map(LocalGovCode::parse).transpose()?;
+    let muni = q
+        .municipality
+        .as_deref()
+        .map(LocalGovCode::parse)
+        .transpose()?;
     let after = q.after.as_deref().map(my_number).transpose()?;
-    let rows = st.registry.list(&a, muni.as_ref(), after.as_ref(), q.limit.unwrap_or(100)).await?;
+    let rows = st
+        .registry
+        .list(&a, muni.as_ref(), after.as_ref(), q.limit.unwrap_or(100))
+        .await?;
     Ok(Json(rows))
 }
 
@@ -256,7 +384,10 @@ async fn register(
     Authed(a): Authed,
     ApiJson(b): ApiJson<NewResident>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, Json(st.registry.register(&a, b).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(st.registry.register(&a, b).await?),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -315,7 +446,10 @@ async fn request_correction(
     Path(n): Path<String>,
     ApiJson(b): ApiJson<CorrectionIn>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let r = st.registry.request_correction(&a, &my_number(&n)?, b.fields, b.detail).await?;
+    let r = st
+        .registry
+        .request_correction(&a, &my_number(&n)?, b.fields, b.detail)
+        .await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -332,7 +466,11 @@ async fn update_correction(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CorrectionUpdate>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(st.registry.update_correction(&a, &id, &b.status, b.note).await?))
+    Ok(Json(
+        st.registry
+            .update_correction(&a, &id, &b.status, b.note)
+            .await?,
+    ))
 }
 
 async fn provide(
@@ -354,23 +492,47 @@ struct PageQuery {
 async fn audit_page(
     State(st): State<AppState>,
     Authed(a): Authed,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(st.registry.audit_page(&a, q.after.unwrap_or(0), q.kind.as_deref(), q.limit.unwrap_or(100)).await?))
+    Ok(Json(
+        st.registry
+            .audit_page(
+                &a,
+                q.after.unwrap_or(0),
+                q.kind.as_deref(),
+                q.limit.unwrap_or(100),
+            )
+            .await?,
+    ))
 }
 
-async fn audit_verify(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+async fn audit_verify(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(st.registry.verify_log(&a).await?))
 }
 
-async fn audit_purge(State(st): State<AppState>, Authed(a): Authed) -> Result<impl IntoResponse, ApiError> {
+async fn audit_purge(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(st.registry.purge_expired_log(&a).await?))
 }
 
 async fn outbox(
     State(st): State<AppState>,
     Authed(a): Authed,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(st.registry.outbox_page(&a, q.after.unwrap_or(0), q.topic.as_deref(), q.limit.unwrap_or(100)).await?))
+    Ok(Json(
+        st.registry
+            .outbox_page(
+                &a,
+                q.after.unwrap_or(0),
+                q.topic.as_deref(),
+                q.limit.unwrap_or(100),
+            )
+            .await?,
+    ))
 }

@@ -73,7 +73,10 @@ pub enum StartError {
     #[error("bootstrap: {0}")]
     Bootstrap(String),
     #[error("I/O on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The started services, ready to be served.
@@ -86,7 +89,10 @@ pub struct App {
 /// Writes a secret file readable by the owner only.
 pub fn write_secret(path: &Path, contents: &str) -> Result<(), StartError> {
     use std::io::Write;
-    let io = |source| StartError::Io { path: path.to_path_buf(), source };
+    let io = |source| StartError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -111,10 +117,18 @@ impl App {
         Self::start_with_clock(config, Arc::new(SystemClock)).await
     }
 
-    pub async fn start_with_clock(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<App, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| StartError::Io { path: config.data_dir.clone(), source })?;
-        let opts = OpenOptions { max_connections: config.max_connections, ..OpenOptions::default() };
+    pub async fn start_with_clock(
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let opts = OpenOptions {
+            max_connections: config.max_connections,
+            ..OpenOptions::default()
+        };
         let store = match &config.database_url {
             Some(url) => Store::open(url, opts).await?,
             None => Store::open_sqlite_dir(&config.data_dir, opts).await?,
@@ -127,9 +141,17 @@ impl App {
             audit,
             jiff::SignedDuration::from_mins(config.session_idle_minutes),
         );
-        let state = AppState { store, registry, auth, clock };
-        if let Some((token, created, password)) =
-            state.auth.bootstrap_admin().await.map_err(|e| StartError::Bootstrap(e.to_string()))?
+        let state = AppState {
+            store,
+            registry,
+            auth,
+            clock,
+        };
+        if let Some((token, created, password)) = state
+            .auth
+            .bootstrap_admin()
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?
         {
             write_secret(&config.data_dir.join("admin.token"), &format!("{token}\n"))?;
             write_secret(
@@ -155,7 +177,9 @@ impl App {
     ) -> std::io::Result<()> {
         let retention = spawn_retention(self.state.registry.clone());
         let app = router(self.state.clone());
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         retention.abort();
         self.state.store.close().await;
         result
@@ -168,7 +192,10 @@ fn spawn_retention(registry: Registry) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
         loop {
             tick.tick().await;
-            match registry.purge_expired_log(&honnin_core::Actor::system()).await {
+            match registry
+                .purge_expired_log(&honnin_core::Actor::system())
+                .await
+            {
                 Ok(r) if r.purged > 0 => tracing::info!(purged = r.purged, "retention purge"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "retention purge failed"),

@@ -147,7 +147,7 @@ pub async fn append_in_tx(
     for chunk in entries.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO audit_log (seq, at, kind, operator, agency, basis, subject, items, result, detail, prev_hash, hash) VALUES {}",
-            values_placeholders(chunk.len(), COLS)
+            values_placeholders(conn, chunk.len(), COLS)
         );
         let mut q = sqlx::query(crate::dsql(&sql));
         for e in chunk {
@@ -278,11 +278,13 @@ pub async fn for_subject(
     subject: &str,
     limit: i64,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    let rows = sqlx::query(crate::dsql(&format!("{SELECT} WHERE subject = $1 ORDER BY seq LIMIT $2")))
-        .bind(subject.to_string())
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(crate::dsql(&format!(
+        "{SELECT} WHERE subject = $1 ORDER BY seq LIMIT $2"
+    )))
+    .bind(subject.to_string())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(record_from_row).collect()
 }
 
@@ -295,19 +297,23 @@ pub async fn page(
 ) -> Result<Vec<AuditRecord>, StoreError> {
     let rows = match kind {
         Some(k) => {
-            sqlx::query(crate::dsql(&format!("{SELECT} WHERE seq > $1 AND kind = $2 ORDER BY seq LIMIT $3")))
-                .bind(after_seq)
-                .bind(k.to_string())
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
+            sqlx::query(crate::dsql(&format!(
+                "{SELECT} WHERE seq > $1 AND kind = $2 ORDER BY seq LIMIT $3"
+            )))
+            .bind(after_seq)
+            .bind(k.to_string())
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
         }
         None => {
-            sqlx::query(crate::dsql(&format!("{SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2")))
-                .bind(after_seq)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
+            sqlx::query(crate::dsql(&format!(
+                "{SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"
+            )))
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
         }
     };
     rows.iter().map(record_from_row).collect()
@@ -334,9 +340,11 @@ pub struct BrokenEntry {
 /// Recomputes every retained entry's hash and checks the links, the sequence and the head.
 pub async fn verify(store: &Store) -> Result<VerifyReport, StoreError> {
     let mut conn = store.conn().await?;
-    let state = sqlx::query("SELECT head_seq, head_hash, first_seq, first_prev_hash FROM audit_state WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await?;
+    let state = sqlx::query(
+        "SELECT head_seq, head_hash, first_seq, first_prev_hash FROM audit_state WHERE id = 1",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let head_seq: i64 = state.try_get(0)?;
     let head_hash: String = state.try_get(1)?;
     let first_seq: i64 = state.try_get(2)?;
@@ -355,30 +363,48 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, StoreError> {
     let stray: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log")
         .fetch_one(&mut *conn)
         .await?;
-    if let Some(min) = stray {
-        if min < first_seq {
-            return Ok(report(min, format!("entry precedes the retained start {first_seq}"), 0));
-        }
+    if let Some(min) = stray
+        && min < first_seq
+    {
+        return Ok(report(
+            min,
+            format!("entry precedes the retained start {first_seq}"),
+            0,
+        ));
     }
     loop {
-        let rows = sqlx::query(crate::dsql(&format!("{SELECT} WHERE seq > $1 ORDER BY seq LIMIT 10000")))
-            .bind(after)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query(crate::dsql(&format!(
+            "{SELECT} WHERE seq > $1 ORDER BY seq LIMIT 10000"
+        )))
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?;
         if rows.is_empty() {
             break;
         }
         for row in &rows {
             let r = record_from_row(row)?;
             if r.seq != expect {
-                return Ok(report(expect, format!("entry {expect} is missing (next found: {})", r.seq), checked));
+                return Ok(report(
+                    expect,
+                    format!("entry {expect} is missing (next found: {})", r.seq),
+                    checked,
+                ));
             }
             if r.prev_hash != prev {
-                return Ok(report(r.seq, "prev_hash does not match the previous entry's hash".into(), checked));
+                return Ok(report(
+                    r.seq,
+                    "prev_hash does not match the previous entry's hash".into(),
+                    checked,
+                ));
             }
             let computed = entry_hash(r.seq, micros(r.at), &r.entry, &r.prev_hash);
             if computed != r.hash {
-                return Ok(report(r.seq, "content does not match its hash (altered)".into(), checked));
+                return Ok(report(
+                    r.seq,
+                    "content does not match its hash (altered)".into(),
+                    checked,
+                ));
             }
             prev = r.hash;
             expect += 1;
@@ -389,7 +415,10 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, StoreError> {
     if expect - 1 != head_seq || prev != head_hash {
         return Ok(report(
             expect,
-            format!("chain ends at {} but the recorded head is {head_seq}", expect - 1),
+            format!(
+                "chain ends at {} but the recorded head is {head_seq}",
+                expect - 1
+            ),
             checked,
         ));
     }
@@ -434,7 +463,12 @@ pub async fn purge_before(
         .await?;
     let Some(last) = last else {
         tx.commit().await?;
-        return Ok(PurgeReport { purged: 0, first_purged: None, last_purged: None, record_seq: None });
+        return Ok(PurgeReport {
+            purged: 0,
+            first_purged: None,
+            last_purged: None,
+            record_seq: None,
+        });
     };
     let last_hash: String = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
         .bind(last)

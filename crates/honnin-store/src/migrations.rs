@@ -11,7 +11,9 @@ fn dialect(sql: &str, backend: Backend) -> String {
         Backend::Sqlite => sql
             .replace("{INT_PK}", "INTEGER PRIMARY KEY")
             .replace("{CLUSTERED}", "WITHOUT ROWID"),
-        Backend::Postgres => sql.replace("{INT_PK}", "BIGINT PRIMARY KEY").replace("{CLUSTERED}", ""),
+        Backend::Postgres => sql
+            .replace("{INT_PK}", "BIGINT PRIMARY KEY")
+            .replace("{CLUSTERED}", ""),
     }
 }
 
@@ -46,9 +48,12 @@ pub(crate) async fn apply(store: &Store) -> Result<(), StoreError> {
         }
         let sql = strip_comments(&dialect(sql, store.backend()));
         for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            sqlx::query(crate::dsql(stmt)).execute(&mut *tx).await.map_err(|e| {
-                StoreError::Config(format!("migration {version} failed at `{stmt}`: {e}"))
-            })?;
+            sqlx::query(crate::dsql(stmt))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    StoreError::Config(format!("migration {version} failed at `{stmt}`: {e}"))
+                })?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(*version)
@@ -68,7 +73,11 @@ mod tests {
     #[test]
     fn semicolons_in_comments_do_not_split_statements() {
         let sql = strip_comments("-- a; b\nCREATE TABLE t (x BIGINT); -- c; d\nSELECT 1");
-        let stmts: Vec<&str> = sql.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let stmts: Vec<&str> = sql
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         assert_eq!(stmts, vec!["CREATE TABLE t (x BIGINT)", "SELECT 1"]);
     }
 }

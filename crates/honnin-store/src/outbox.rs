@@ -32,10 +32,11 @@ pub async fn publish(
     key: &str,
     payload: &serde_json::Value,
 ) -> Result<i64, StoreError> {
-    let seq: i64 =
-        sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = 'outbox' RETURNING value")
-            .fetch_one(&mut *conn)
-            .await?;
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE counters SET value = value + 1 WHERE name = 'outbox' RETURNING value",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query("INSERT INTO outbox (seq, topic, event_key, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(seq)
         .bind(topic.to_string())
@@ -49,10 +50,11 @@ pub async fn publish(
 
 /// The last sequence number `consumer` has applied (0 if none).
 pub async fn offset(conn: &mut Conn, consumer: &str) -> Result<i64, StoreError> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM outbox_offsets WHERE consumer = $1")
-        .bind(consumer.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT last_seq FROM outbox_offsets WHERE consumer = $1")
+            .bind(consumer.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
     Ok(v.unwrap_or(0))
 }
 
@@ -98,7 +100,12 @@ pub async fn fetch_after(
 /// Moves `consumer`'s offset from `from` to `to` inside the consumer's transaction.
 /// Fails with [`StoreError::Concurrent`] if another consumer instance moved it first, so
 /// the caller's transaction (and its effects) roll back and nothing is applied twice.
-pub async fn advance(conn: &mut Conn, consumer: &str, from: i64, to: i64) -> Result<(), StoreError> {
+pub async fn advance(
+    conn: &mut Conn,
+    consumer: &str,
+    from: i64,
+    to: i64,
+) -> Result<(), StoreError> {
     let n = if from == 0 {
         // First advance: the row may not exist yet.
         let inserted = sqlx::query(
@@ -118,19 +125,30 @@ pub async fn advance(conn: &mut Conn, consumer: &str, from: i64, to: i64) -> Res
         update_offset(conn, consumer, from, to).await?
     };
     if n != 1 {
-        return Err(StoreError::Concurrent(format!("outbox offset of {consumer}")));
+        return Err(StoreError::Concurrent(format!(
+            "outbox offset of {consumer}"
+        )));
     }
     Ok(())
 }
 
-async fn update_offset(conn: &mut Conn, consumer: &str, from: i64, to: i64) -> Result<u64, StoreError> {
-    Ok(sqlx::query("UPDATE outbox_offsets SET last_seq = $1 WHERE consumer = $2 AND last_seq = $3")
+async fn update_offset(
+    conn: &mut Conn,
+    consumer: &str,
+    from: i64,
+    to: i64,
+) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query(
+            "UPDATE outbox_offsets SET last_seq = $1 WHERE consumer = $2 AND last_seq = $3",
+        )
         .bind(to)
         .bind(consumer.to_string())
         .bind(from)
         .execute(&mut *conn)
         .await?
-        .rows_affected())
+        .rows_affected(),
+    )
 }
 
 /// The highest published sequence number.

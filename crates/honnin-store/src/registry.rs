@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::clock::{from_micros, micros};
-use crate::{Conn, StoreError, values_placeholders};
+use crate::{Conn, StoreError, list_placeholders, values_placeholders};
 
 /// Whether a record is current or removed (除票).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,7 +37,9 @@ impl ResidentStatus {
             "resident" => Ok(ResidentStatus::Resident),
             "moved_out" => Ok(ResidentStatus::MovedOut),
             "deceased" => Ok(ResidentStatus::Deceased),
-            other => Err(StoreError::Corrupt(format!("unknown resident status {other:?}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown resident status {other:?}"
+            ))),
         }
     }
 }
@@ -94,12 +96,17 @@ fn resident_from_row(r: &AnyRow) -> Result<Resident, StoreError> {
         resident_code: ResidentCode::parse(&r.try_get::<String, _>(1)?).map_err(corrupt)?,
         municipality: LocalGovCode::parse(&r.try_get::<String, _>(2)?).map_err(corrupt)?,
         facts: BasicFacts {
-            name_flags: SubstituteFlags::parse_for(&name_flags, &name, "name_flags").map_err(corrupt)?,
+            name_flags: SubstituteFlags::parse_for(&name_flags, &name, "name_flags")
+                .map_err(corrupt)?,
             address_flags: SubstituteFlags::parse_for(&address_flags, &address, "address_flags")
                 .map_err(corrupt)?,
             name: PersonName::parse(&name).map_err(corrupt)?,
             name_kana: KanaName::parse(&r.try_get::<String, _>(4)?).map_err(corrupt)?,
-            alias: alias.as_deref().map(PersonName::parse).transpose().map_err(corrupt)?,
+            alias: alias
+                .as_deref()
+                .map(PersonName::parse)
+                .transpose()
+                .map_err(corrupt)?,
             birth_date: birth.parse().map_err(corrupt)?,
             sex: Sex::from_code(u8::try_from(sex).map_err(corrupt)?).map_err(corrupt)?,
             address: Address::parse(&address).map_err(corrupt)?,
@@ -113,19 +120,19 @@ fn resident_from_row(r: &AnyRow) -> Result<Resident, StoreError> {
 
 fn bind_resident<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    r: &Resident,
+    r: &'q Resident,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    q.bind(r.my_number.as_str().to_string())
-        .bind(r.resident_code.as_str().to_string())
-        .bind(r.municipality.as_str().to_string())
-        .bind(r.facts.name.as_str().to_string())
-        .bind(r.facts.name_kana.as_str().to_string())
-        .bind(r.facts.alias.as_ref().map(|a| a.as_str().to_string()))
+    q.bind(r.my_number.as_str())
+        .bind(r.resident_code.as_str())
+        .bind(r.municipality.as_str())
+        .bind(r.facts.name.as_str())
+        .bind(r.facts.name_kana.as_str())
+        .bind(r.facts.alias.as_ref().map(|a| a.as_str()))
         .bind(r.facts.birth_date.to_string())
         .bind(i64::from(r.facts.sex.code()))
-        .bind(r.facts.address.as_str().to_string())
-        .bind(r.facts.name_flags.as_str().to_string())
-        .bind(r.facts.address_flags.as_str().to_string())
+        .bind(r.facts.address.as_str())
+        .bind(r.facts.name_flags.as_str())
+        .bind(r.facts.address_flags.as_str())
         .bind(r.status.as_str())
         .bind(r.version)
         .bind(micros(r.created_at))
@@ -147,21 +154,35 @@ fn bind_event<'q>(
         .bind(e.snapshot.to_string())
 }
 
-const EVENT_COLS: &str =
-    "my_number, version, kind, effective_date, reason, municipality, operator, recorded_at, snapshot";
+const EVENT_COLS: &str = "my_number, version, kind, effective_date, reason, municipality, operator, recorded_at, snapshot";
 
-/// Inserts new residents and their first history entries (multi-row statements).
-/// A duplicate 個人番号 or 住民票コード fails the whole call with a conflict.
+/// The first history entry written with each new resident.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstEvent<'a> {
+    pub kind: &'a str,
+    pub effective_date: jiff::civil::Date,
+    pub reason: &'a str,
+    pub operator: &'a str,
+    pub recorded_at: jiff::Timestamp,
+}
+
+/// Inserts new residents, each with its first history entry (version 1, the record as its
+/// snapshot), in multi-row statements. A duplicate 個人番号 or 住民票コード fails the whole
+/// call with a conflict.
 pub async fn insert_residents(
     conn: &mut Conn,
     residents: &[Resident],
-    events: &[ResidentEvent],
+    first: FirstEvent<'_>,
 ) -> Result<(), StoreError> {
+    // Inserting in key order keeps B-tree writes local (random 個人番号 otherwise touch a
+    // different page per row).
+    let mut residents: Vec<&Resident> = residents.iter().collect();
+    residents.sort_unstable_by(|a, b| a.my_number.cmp(&b.my_number));
     // 15 and 9 columns: stay well under SQLite's and PostgreSQL's parameter limits.
     for chunk in residents.chunks(500) {
         let sql = format!(
             "INSERT INTO residents ({RESIDENT_COLS}) VALUES {}",
-            values_placeholders(chunk.len(), 15)
+            values_placeholders(conn, chunk.len(), 15)
         );
         let mut q = sqlx::query(crate::dsql(&sql));
         for r in chunk {
@@ -169,14 +190,26 @@ pub async fn insert_residents(
         }
         q.execute(&mut *conn).await.map_err(map_unique)?;
     }
-    for chunk in events.chunks(800) {
+    let date = first.effective_date.to_string();
+    let at = micros(first.recorded_at);
+    for chunk in residents.chunks(800) {
         let sql = format!(
             "INSERT INTO resident_events ({EVENT_COLS}) VALUES {}",
-            values_placeholders(chunk.len(), 9)
+            values_placeholders(conn, chunk.len(), 9)
         );
         let mut q = sqlx::query(crate::dsql(&sql));
-        for e in chunk {
-            q = bind_event(q, e);
+        for r in chunk {
+            let snapshot = serde_json::to_string(r).map_err(corrupt)?;
+            q = q
+                .bind(r.my_number.as_str())
+                .bind(r.version)
+                .bind(first.kind)
+                .bind(date.as_str())
+                .bind(first.reason)
+                .bind(r.municipality.as_str())
+                .bind(first.operator)
+                .bind(at)
+                .bind(snapshot);
         }
         q.execute(&mut *conn).await.map_err(map_unique)?;
     }
@@ -185,13 +218,19 @@ pub async fn insert_residents(
 
 fn map_unique(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_string())
+        }
         _ => StoreError::Db(e),
     }
 }
 
 /// Replaces the current record, provided nobody else changed it since `expected_version`.
-pub async fn update_resident(conn: &mut Conn, r: &Resident, expected_version: i64) -> Result<(), StoreError> {
+pub async fn update_resident(
+    conn: &mut Conn,
+    r: &Resident,
+    expected_version: i64,
+) -> Result<(), StoreError> {
     let n = bind_resident(
         sqlx::query(
             "UPDATE residents SET my_number = $1, resident_code = $2, municipality = $3, name = $4, name_kana = $5, alias = $6, birth_date = $7, sex = $8, address = $9, name_flags = $10, address_flags = $11, status = $12, version = $13, created_at = $14, updated_at = $15 WHERE my_number = $1 AND version = $16",
@@ -211,7 +250,9 @@ pub async fn update_resident(conn: &mut Conn, r: &Resident, expected_version: i6
 /// Appends one history entry.
 pub async fn insert_event(conn: &mut Conn, e: &ResidentEvent) -> Result<(), StoreError> {
     bind_event(
-        sqlx::query(crate::dsql(&format!("INSERT INTO resident_events ({EVENT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"))),
+        sqlx::query(crate::dsql(&format!(
+            "INSERT INTO resident_events ({EVENT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+        ))),
         e,
     )
     .execute(&mut *conn)
@@ -220,11 +261,16 @@ pub async fn insert_event(conn: &mut Conn, e: &ResidentEvent) -> Result<(), Stor
     Ok(())
 }
 
-pub async fn get_resident(conn: &mut Conn, my_number: &MyNumber) -> Result<Option<Resident>, StoreError> {
-    let row = sqlx::query(crate::dsql(&format!("SELECT {RESIDENT_COLS} FROM residents WHERE my_number = $1")))
-        .bind(my_number.as_str().to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn get_resident(
+    conn: &mut Conn,
+    my_number: &MyNumber,
+) -> Result<Option<Resident>, StoreError> {
+    let row = sqlx::query(crate::dsql(&format!(
+        "SELECT {RESIDENT_COLS} FROM residents WHERE my_number = $1"
+    )))
+    .bind(my_number.as_str().to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(resident_from_row).transpose()
 }
 
@@ -282,11 +328,16 @@ pub async fn candidates_by_birth(
 }
 
 pub async fn count_residents(conn: &mut Conn) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM residents").fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM residents")
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 /// A resident's history, oldest first.
-pub async fn events_for(conn: &mut Conn, my_number: &MyNumber) -> Result<Vec<ResidentEvent>, StoreError> {
+pub async fn events_for(
+    conn: &mut Conn,
+    my_number: &MyNumber,
+) -> Result<Vec<ResidentEvent>, StoreError> {
     let rows = sqlx::query(crate::dsql(&format!(
         "SELECT {EVENT_COLS} FROM resident_events WHERE my_number = $1 ORDER BY version"
     )))
@@ -328,11 +379,13 @@ pub struct LegalBasis {
 }
 
 pub async fn upsert_agency(conn: &mut Conn, a: &Agency) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO agencies (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = $2")
-        .bind(a.id.clone())
-        .bind(a.name.clone())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO agencies (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = $2",
+    )
+    .bind(a.id.clone())
+    .bind(a.name.clone())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -341,12 +394,27 @@ pub async fn get_agency(conn: &mut Conn, id: &str) -> Result<Option<Agency>, Sto
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|r| Ok(Agency { id: r.try_get(0)?, name: r.try_get(1)? })).transpose()
+    row.map(|r| {
+        Ok(Agency {
+            id: r.try_get(0)?,
+            name: r.try_get(1)?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn list_agencies(conn: &mut Conn) -> Result<Vec<Agency>, StoreError> {
-    let rows = sqlx::query("SELECT id, name FROM agencies ORDER BY id").fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(Agency { id: r.try_get(0)?, name: r.try_get(1)? })).collect()
+    let rows = sqlx::query("SELECT id, name FROM agencies ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Agency {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+            })
+        })
+        .collect()
 }
 
 pub async fn upsert_basis(conn: &mut Conn, b: &LegalBasis) -> Result<(), StoreError> {
@@ -369,24 +437,36 @@ fn basis_from_row(r: &AnyRow) -> Result<LegalBasis, StoreError> {
         agency: r.try_get(0)?,
         code: r.try_get(1)?,
         description: r.try_get(2)?,
-        items: items.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        items: items
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 
-pub async fn get_basis(conn: &mut Conn, agency: &str, code: &str) -> Result<Option<LegalBasis>, StoreError> {
-    let row = sqlx::query("SELECT agency, code, description, items FROM legal_bases WHERE agency = $1 AND code = $2")
-        .bind(agency.to_string())
-        .bind(code.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn get_basis(
+    conn: &mut Conn,
+    agency: &str,
+    code: &str,
+) -> Result<Option<LegalBasis>, StoreError> {
+    let row = sqlx::query(
+        "SELECT agency, code, description, items FROM legal_bases WHERE agency = $1 AND code = $2",
+    )
+    .bind(agency.to_string())
+    .bind(code.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(basis_from_row).transpose()
 }
 
 pub async fn list_bases(conn: &mut Conn, agency: &str) -> Result<Vec<LegalBasis>, StoreError> {
-    let rows = sqlx::query("SELECT agency, code, description, items FROM legal_bases WHERE agency = $1 ORDER BY code")
-        .bind(agency.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT agency, code, description, items FROM legal_bases WHERE agency = $1 ORDER BY code",
+    )
+    .bind(agency.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(basis_from_row).collect()
 }
 
@@ -458,7 +538,11 @@ fn correction_from_row(r: &AnyRow) -> Result<CorrectionRequest, StoreError> {
     Ok(CorrectionRequest {
         id: r.try_get(0)?,
         my_number: MyNumber::parse(&r.try_get::<String, _>(1)?).map_err(corrupt)?,
-        fields: fields.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        fields: fields
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         detail: r.try_get(3)?,
         status: r.try_get(4)?,
         note: r.try_get(5)?,
@@ -468,17 +552,26 @@ fn correction_from_row(r: &AnyRow) -> Result<CorrectionRequest, StoreError> {
     })
 }
 
-const CORRECTION_COLS: &str = "id, my_number, fields, detail, status, note, operator, created_at, updated_at";
+const CORRECTION_COLS: &str =
+    "id, my_number, fields, detail, status, note, operator, created_at, updated_at";
 
-pub async fn get_correction(conn: &mut Conn, id: &str) -> Result<Option<CorrectionRequest>, StoreError> {
-    let row = sqlx::query(crate::dsql(&format!("SELECT {CORRECTION_COLS} FROM correction_requests WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn get_correction(
+    conn: &mut Conn,
+    id: &str,
+) -> Result<Option<CorrectionRequest>, StoreError> {
+    let row = sqlx::query(crate::dsql(&format!(
+        "SELECT {CORRECTION_COLS} FROM correction_requests WHERE id = $1"
+    )))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(correction_from_row).transpose()
 }
 
-pub async fn corrections_for(conn: &mut Conn, my_number: &MyNumber) -> Result<Vec<CorrectionRequest>, StoreError> {
+pub async fn corrections_for(
+    conn: &mut Conn,
+    my_number: &MyNumber,
+) -> Result<Vec<CorrectionRequest>, StoreError> {
     let rows = sqlx::query(crate::dsql(&format!(
         "SELECT {CORRECTION_COLS} FROM correction_requests WHERE my_number = $1 ORDER BY created_at, id"
     )))
@@ -489,15 +582,21 @@ pub async fn corrections_for(conn: &mut Conn, my_number: &MyNumber) -> Result<Ve
 }
 
 /// Which of `values` already exist in `column` (`my_number` or `resident_code`).
-pub async fn existing(conn: &mut Conn, column: ExistingColumn, values: &[String]) -> Result<Vec<String>, StoreError> {
+pub async fn existing(
+    conn: &mut Conn,
+    column: ExistingColumn,
+    values: &[String],
+) -> Result<Vec<String>, StoreError> {
     let col = match column {
         ExistingColumn::MyNumber => "my_number",
         ExistingColumn::ResidentCode => "resident_code",
     };
     let mut out = Vec::new();
     for chunk in values.chunks(900) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT {col} FROM residents WHERE {col} IN ({})", placeholders.join(","));
+        let sql = format!(
+            "SELECT {col} FROM residents WHERE {col} IN ({})",
+            list_placeholders(conn, chunk.len())
+        );
         let mut q = sqlx::query_scalar::<_, String>(crate::dsql(&sql));
         for v in chunk {
             q = q.bind(v.clone());

@@ -40,44 +40,52 @@ fn op_from_row(r: &AnyRow) -> Result<OperatorRow, StoreError> {
 }
 
 pub async fn insert_operator(conn: &mut Conn, o: &OperatorRow) -> Result<(), StoreError> {
-    sqlx::query(crate::dsql(&format!("INSERT INTO operators ({OP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)")))
-        .bind(o.id.clone())
-        .bind(o.display_name.clone())
-        .bind(o.role.clone())
-        .bind(o.municipality.clone())
-        .bind(o.agency.clone())
-        .bind(o.password_hash.clone())
-        .bind(o.totp_secret.clone())
-        .bind(i64::from(o.disabled))
-        .bind(micros(o.created_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StoreError::Conflict(format!("operator {} already exists", o.id))
-            }
-            _ => StoreError::Db(e),
-        })?;
+    sqlx::query(crate::dsql(&format!(
+        "INSERT INTO operators ({OP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+    )))
+    .bind(o.id.clone())
+    .bind(o.display_name.clone())
+    .bind(o.role.clone())
+    .bind(o.municipality.clone())
+    .bind(o.agency.clone())
+    .bind(o.password_hash.clone())
+    .bind(o.totp_secret.clone())
+    .bind(i64::from(o.disabled))
+    .bind(micros(o.created_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(format!("operator {} already exists", o.id))
+        }
+        _ => StoreError::Db(e),
+    })?;
     Ok(())
 }
 
 pub async fn get_operator(conn: &mut Conn, id: &str) -> Result<Option<OperatorRow>, StoreError> {
-    let row = sqlx::query(crate::dsql(&format!("SELECT {OP_COLS} FROM operators WHERE id = $1")))
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(crate::dsql(&format!(
+        "SELECT {OP_COLS} FROM operators WHERE id = $1"
+    )))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(op_from_row).transpose()
 }
 
 pub async fn list_operators(conn: &mut Conn) -> Result<Vec<OperatorRow>, StoreError> {
-    let rows = sqlx::query(crate::dsql(&format!("SELECT {OP_COLS} FROM operators ORDER BY id")))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(crate::dsql(&format!(
+        "SELECT {OP_COLS} FROM operators ORDER BY id"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(op_from_row).collect()
 }
 
 pub async fn count_operators(conn: &mut Conn) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM operators").fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM operators")
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 pub async fn set_disabled(conn: &mut Conn, id: &str, disabled: bool) -> Result<bool, StoreError> {
@@ -108,20 +116,31 @@ pub async fn insert_token(
 }
 
 /// The operator a live (unrevoked) token belongs to.
-pub async fn token_operator(conn: &mut Conn, token_hash: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT operator FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-        .bind(token_hash.to_string())
-        .fetch_optional(&mut *conn)
-        .await?)
+pub async fn token_operator(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT operator FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(token_hash.to_string())
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
-pub async fn revoke_tokens_of(conn: &mut Conn, operator: &str, now: jiff::Timestamp) -> Result<u64, StoreError> {
-    Ok(sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE operator = $2 AND revoked_at IS NULL")
-        .bind(micros(now))
-        .bind(operator.to_string())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
+pub async fn revoke_tokens_of(
+    conn: &mut Conn,
+    operator: &str,
+    now: jiff::Timestamp,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE operator = $2 AND revoked_at IS NULL",
+    )
+    .bind(micros(now))
+    .bind(operator.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }
 
 /// An interactive session as stored.
@@ -148,11 +167,16 @@ pub async fn insert_session(
     Ok(())
 }
 
-pub async fn get_session(conn: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-    let row = sqlx::query("SELECT operator, created_at, last_seen, ended_at FROM sessions WHERE token_hash = $1")
-        .bind(token_hash.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn get_session(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<SessionRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT operator, created_at, last_seen, ended_at FROM sessions WHERE token_hash = $1",
+    )
+    .bind(token_hash.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.map(|r| {
         Ok(SessionRow {
             operator: r.try_get(0)?,
@@ -164,7 +188,11 @@ pub async fn get_session(conn: &mut Conn, token_hash: &str) -> Result<Option<Ses
     .transpose()
 }
 
-pub async fn touch_session(conn: &mut Conn, token_hash: &str, now: jiff::Timestamp) -> Result<(), StoreError> {
+pub async fn touch_session(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: jiff::Timestamp,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2 AND ended_at IS NULL")
         .bind(micros(now))
         .bind(token_hash.to_string())
@@ -173,7 +201,11 @@ pub async fn touch_session(conn: &mut Conn, token_hash: &str, now: jiff::Timesta
     Ok(())
 }
 
-pub async fn end_session(conn: &mut Conn, token_hash: &str, now: jiff::Timestamp) -> Result<(), StoreError> {
+pub async fn end_session(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: jiff::Timestamp,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE sessions SET ended_at = $1 WHERE token_hash = $2 AND ended_at IS NULL")
         .bind(micros(now))
         .bind(token_hash.to_string())

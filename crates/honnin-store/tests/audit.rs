@@ -52,26 +52,56 @@ async fn append_in_tx_chains_entries() {
         assert_eq!(rows[1].at, now(), "{name}");
         assert_eq!(
             rows[2].hash,
-            audit::entry_hash(3, now().as_microsecond(), &rows[2].entry, &rows[2].prev_hash)
+            audit::entry_hash(
+                3,
+                now().as_microsecond(),
+                &rows[2].entry,
+                &rows[2].prev_hash
+            )
         );
 
         let report = audit::verify(store).await.unwrap();
         assert!(report.ok, "{name}: {report:?}");
-        assert_eq!((report.entries, report.first_seq, report.head_seq), (4, 1, 4), "{name}");
+        assert_eq!(
+            (report.entries, report.first_seq, report.head_seq),
+            (4, 1, 4),
+            "{name}"
+        );
 
         // Times never go backwards along the chain, even if the caller's clock does.
-        let back = now().checked_sub(jiff::SignedDuration::from_hours(1)).unwrap();
+        let back = now()
+            .checked_sub(jiff::SignedDuration::from_hours(1))
+            .unwrap();
         let s = append(store, back, &[entry(4)]).await;
         let rows = all(store).await;
         assert_eq!(rows.last().unwrap().seq, s[0]);
-        assert_eq!(rows.last().unwrap().at, now(), "{name}: time went backwards");
+        assert_eq!(
+            rows.last().unwrap().at,
+            now(),
+            "{name}: time went backwards"
+        );
 
         let mut conn = store.conn().await.unwrap();
-        let about = audit::for_subject(&mut conn, "subject-1", 100).await.unwrap();
-        assert_eq!(about.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 5], "{name}");
+        let about = audit::for_subject(&mut conn, "subject-1", 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            about.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [2, 5],
+            "{name}"
+        );
         let reads = audit::page(&mut conn, 2, Some("read"), 2).await.unwrap();
-        assert_eq!(reads.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4], "{name}");
-        assert!(audit::page(&mut conn, 0, Some("login"), 10).await.unwrap().is_empty());
+        assert_eq!(
+            reads.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [3, 4],
+            "{name}"
+        );
+        assert!(
+            audit::page(&mut conn, 0, Some("login"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 
@@ -99,11 +129,17 @@ async fn group_writer_serves_200_concurrent_appends() {
         }
         let mut seqs = BTreeSet::new();
         for t in tasks {
-            let seq = t.await.unwrap().unwrap_or_else(|e| panic!("{name}: append failed: {e}"));
+            let seq = t
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{name}: append failed: {e}"));
             assert!(seqs.insert(seq), "{name}: seq {seq} given twice");
         }
         for t in tx_tasks {
-            let seq = t.await.unwrap().unwrap_or_else(|e| panic!("{name}: append_in_tx failed: {e}"));
+            let seq = t
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{name}: append_in_tx failed: {e}"));
             assert!(seqs.insert(seq), "{name}: seq {seq} given twice");
         }
         assert_eq!(seqs, (1..=220).collect::<BTreeSet<i64>>(), "{name}");
@@ -123,8 +159,14 @@ async fn group_writer_reports_the_seq_of_each_entry() {
     for db in backends().await {
         let clock: Arc<dyn Clock> = Arc::new(fixed_clock());
         let log = AuditLog::spawn(db.store.clone(), clock);
-        let seq = log.append(AuditEntry::new("login", "alice", "ok")).await.unwrap();
-        let seq2 = log.append(AuditEntry::new("logout", "alice", "ok")).await.unwrap();
+        let seq = log
+            .append(AuditEntry::new("login", "alice", "ok"))
+            .await
+            .unwrap();
+        let seq2 = log
+            .append(AuditEntry::new("logout", "alice", "ok"))
+            .await
+            .unwrap();
         assert_eq!((seq, seq2), (1, 2), "{}", db.name);
         let mut conn = db.store.conn().await.unwrap();
         let rows = audit::page(&mut conn, 1, None, 10).await.unwrap();
@@ -136,7 +178,10 @@ async fn group_writer_reports_the_seq_of_each_entry() {
 
 async fn ten_entries(store: &Store) {
     let entries: Vec<AuditEntry> = (0..10).map(entry).collect();
-    assert_eq!(append(store, now(), &entries).await, (1..=10).collect::<Vec<i64>>());
+    assert_eq!(
+        append(store, now(), &entries).await,
+        (1..=10).collect::<Vec<i64>>()
+    );
     assert!(audit::verify(store).await.unwrap().ok);
 }
 
@@ -210,14 +255,16 @@ async fn verify_detects_a_rehashed_row_with_a_broken_link() {
             hash,
             "hash is deterministic"
         );
-        let n = sqlx::query("UPDATE audit_log SET result = $1, prev_hash = $2, hash = $3 WHERE seq = 7")
-            .bind("granted")
-            .bind(fake_prev)
-            .bind(hash)
-            .execute(db.store.pool())
-            .await
-            .unwrap()
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE audit_log SET result = $1, prev_hash = $2, hash = $3 WHERE seq = 7",
+        )
+        .bind("granted")
+        .bind(fake_prev)
+        .bind(hash)
+        .execute(db.store.pool())
+        .await
+        .unwrap()
+        .rows_affected();
         assert_eq!(n, 1);
         let report = audit::verify(&db.store).await.unwrap();
         assert!(!report.ok, "{name}: forged link not detected");
@@ -233,31 +280,57 @@ async fn purge_removes_a_prefix_and_keeps_the_chain_verifiable() {
         let name = db.name;
         let store = &db.store;
         let t0 = now();
-        let t1 = t0.checked_add(jiff::SignedDuration::from_hours(24)).unwrap();
-        let t2 = t1.checked_add(jiff::SignedDuration::from_hours(24)).unwrap();
+        let t1 = t0
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap();
+        let t2 = t1
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap();
         append(store, t0, &(0..5).map(entry).collect::<Vec<_>>()).await;
         append(store, t1, &(5..8).map(entry).collect::<Vec<_>>()).await;
 
         // Nothing is older than t0.
         let none = audit::purge_before(store, t1, t0, "admin-1").await.unwrap();
         assert_eq!((none.purged, none.record_seq), (0, None), "{name}");
-        assert_eq!(count_rows(store, "audit_log").await, 8, "{name}: an empty purge wrote");
+        assert_eq!(
+            count_rows(store, "audit_log").await,
+            8,
+            "{name}: an empty purge wrote"
+        );
 
         let before = all(store).await;
         let report = audit::purge_before(store, t2, t1, "admin-1").await.unwrap();
         assert_eq!(report.purged, 5, "{name}: {report:?}");
-        assert_eq!((report.first_purged, report.last_purged), (Some(1), Some(5)), "{name}");
+        assert_eq!(
+            (report.first_purged, report.last_purged),
+            (Some(1), Some(5)),
+            "{name}"
+        );
         assert_eq!(report.record_seq, Some(9), "{name}");
 
         let rows = all(store).await;
-        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [6, 7, 8, 9], "{name}");
-        assert!(rows.iter().all(|r| r.at >= t1), "{name}: an old entry survived");
+        assert_eq!(
+            rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [6, 7, 8, 9],
+            "{name}"
+        );
+        assert!(
+            rows.iter().all(|r| r.at >= t1),
+            "{name}: an old entry survived"
+        );
         let rec = &rows[3];
         assert_eq!(rec.entry.kind, "retention-purge", "{name}");
         assert_eq!(rec.entry.operator, "admin-1");
         assert_eq!(rec.at, t2);
-        assert!(rec.entry.detail.contains("purged 5 entries 1..=5"), "{name}: {}", rec.entry.detail);
-        assert!(rec.entry.detail.contains(&before[4].hash), "{name}: last purged hash not recorded");
+        assert!(
+            rec.entry.detail.contains("purged 5 entries 1..=5"),
+            "{name}: {}",
+            rec.entry.detail
+        );
+        assert!(
+            rec.entry.detail.contains(&before[4].hash),
+            "{name}: last purged hash not recorded"
+        );
 
         let v = audit::verify(store).await.unwrap();
         assert!(v.ok, "{name}: {v:?}");
@@ -281,7 +354,11 @@ async fn purge_removes_a_prefix_and_keeps_the_chain_verifiable() {
         let t3 = t2.checked_add(jiff::SignedDuration::from_hours(1)).unwrap();
         let second = audit::purge_before(store, t3, t3, "system").await.unwrap();
         assert_eq!(second.purged, 4, "{name}: {second:?}");
-        assert_eq!((second.first_purged, second.last_purged), (Some(6), Some(9)), "{name}");
+        assert_eq!(
+            (second.first_purged, second.last_purged),
+            (Some(6), Some(9)),
+            "{name}"
+        );
         assert_eq!(second.record_seq, Some(10));
         let v = audit::verify(store).await.unwrap();
         assert!(v.ok, "{name}: {v:?}");
@@ -300,7 +377,9 @@ async fn verify_catches_rows_left_before_the_retained_start() {
         let name = db.name;
         let store = &db.store;
         let t0 = now();
-        let t1 = t0.checked_add(jiff::SignedDuration::from_hours(24)).unwrap();
+        let t1 = t0
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap();
         append(store, t0, &[entry(0), entry(1)]).await;
         append(store, t1, &[entry(2)]).await;
         let rows = all(store).await;
@@ -336,7 +415,9 @@ async fn a_rolled_back_transaction_leaves_no_audit_or_outbox_rows() {
         let name = db.name;
         let store = &db.store;
         let mut tx = store.begin().await.unwrap();
-        let seqs = audit::append_in_tx(&mut tx, now(), &[entry(0), entry(1)]).await.unwrap();
+        let seqs = audit::append_in_tx(&mut tx, now(), &[entry(0), entry(1)])
+            .await
+            .unwrap();
         assert_eq!(seqs, [1, 2]);
         honnin_store::outbox::publish(&mut tx, now(), "t", "k", &serde_json::json!({}))
             .await
@@ -346,7 +427,9 @@ async fn a_rolled_back_transaction_leaves_no_audit_or_outbox_rows() {
         // A transaction dropped without commit rolls back too.
         {
             let mut tx = store.begin().await.unwrap();
-            audit::append_in_tx(&mut tx, now(), &[entry(2)]).await.unwrap();
+            audit::append_in_tx(&mut tx, now(), &[entry(2)])
+                .await
+                .unwrap();
             honnin_store::outbox::publish(&mut tx, now(), "t", "k2", &serde_json::json!({}))
                 .await
                 .unwrap();
@@ -355,7 +438,11 @@ async fn a_rolled_back_transaction_leaves_no_audit_or_outbox_rows() {
         assert_eq!(count_rows(store, "audit_log").await, 0, "{name}");
         assert_eq!(count_rows(store, "outbox").await, 0, "{name}");
         let mut conn = store.conn().await.unwrap();
-        assert_eq!(honnin_store::outbox::head(&mut conn).await.unwrap(), 0, "{name}");
+        assert_eq!(
+            honnin_store::outbox::head(&mut conn).await.unwrap(),
+            0,
+            "{name}"
+        );
         drop(conn);
         let v = audit::verify(store).await.unwrap();
         assert!(v.ok && v.head_seq == 0, "{name}: {v:?}");

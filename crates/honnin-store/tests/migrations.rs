@@ -20,17 +20,27 @@ async fn migrations_are_idempotent_on_reopen() {
         audit::append_in_tx(&mut tx, now(), &[AuditEntry::new("test", "op", "ok")])
             .await
             .unwrap();
-        outbox::publish(&mut tx, now(), "t", "k", &serde_json::json!({})).await.unwrap();
+        outbox::publish(&mut tx, now(), "t", "k", &serde_json::json!({}))
+            .await
+            .unwrap();
         honnin_store::commit(tx).await.unwrap();
 
         for _ in 0..2 {
             let again = db.reopen().await.unwrap();
             assert_eq!(again.backend(), store.backend());
-            assert_eq!(count_rows(&again, "schema_migrations").await, 1, "{name}: migration applied twice");
+            assert_eq!(
+                count_rows(&again, "schema_migrations").await,
+                1,
+                "{name}: migration applied twice"
+            );
             // The seed rows of the migration were not inserted again.
             assert_eq!(count_rows(&again, "counters").await, 1, "{name}");
             assert_eq!(count_rows(&again, "audit_state").await, 1, "{name}");
-            assert_eq!(count_rows(&again, "audit_log").await, 1, "{name}: data lost on reopen");
+            assert_eq!(
+                count_rows(&again, "audit_log").await,
+                1,
+                "{name}: data lost on reopen"
+            );
             let mut conn = again.conn().await.unwrap();
             assert_eq!(outbox::head(&mut conn).await.unwrap(), 1, "{name}");
             drop(conn);
@@ -66,5 +76,8 @@ async fn rejects_unknown_url_schemes() {
         .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("unsupported"), "{msg}");
-    assert!(!msg.contains("secret"), "password leaked into the error: {msg}");
+    assert!(
+        !msg.contains("secret"),
+        "password leaked into the error: {msg}"
+    );
 }

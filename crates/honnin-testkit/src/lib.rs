@@ -11,8 +11,10 @@
 
 use std::sync::Arc;
 
-use honnin_core::{Actor, Address, BasicFacts, KanaName, LocalGovCode, PersonName, Role, Sex, SubstituteFlags};
-use honnin_registry::{NewResident, Registry, RegistrationKind};
+use honnin_core::{
+    Actor, Address, BasicFacts, KanaName, LocalGovCode, PersonName, Role, Sex, SubstituteFlags,
+};
+use honnin_registry::{NewResident, RegistrationKind, Registry};
 use honnin_store::audit::AuditLog;
 use honnin_store::{Backend, Clock, FixedClock, OpenOptions, Store};
 use sqlx::Connection;
@@ -44,7 +46,9 @@ pub struct TestDb {
 
 impl std::fmt::Debug for TestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDb").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("TestDb")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,7 +99,9 @@ pub struct EmptyDb {
 
 impl std::fmt::Debug for EmptyDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmptyDb").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("EmptyDb")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,7 +128,12 @@ impl EmptyDb {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Guard::Postgres { admin_url, database, .. } = self {
+        if let Guard::Postgres {
+            admin_url,
+            database,
+            ..
+        } = self
+        {
             drop_pg_database(admin_url, database);
         }
     }
@@ -133,14 +144,19 @@ impl Drop for Guard {
 fn drop_pg_database(admin_url: &str, database: &str) {
     let (admin_url, database) = (admin_url.to_string(), database.to_string());
     let cleanup = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
         rt.block_on(async move {
             if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
                 // FORCE ends the connections the test's pool (and audit writer) still hold.
                 let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await;
                 let _ = conn.close().await;
             }
         });
@@ -158,7 +174,8 @@ pub fn test_options() -> OpenOptions {
 
 /// A fresh SQLite database (not yet opened) in its own temporary directory.
 pub fn empty_sqlite() -> EmptyDb {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| fail(format!("cannot create a temporary directory: {e}")));
+    let dir = tempfile::tempdir()
+        .unwrap_or_else(|e| fail(format!("cannot create a temporary directory: {e}")));
     EmptyDb {
         name: "sqlite",
         guard: Guard::Sqlite(dir),
@@ -189,21 +206,35 @@ pub async fn empty_postgres() -> Option<EmptyDb> {
     };
     let shown = honnin_store::redact_url(&admin_url);
     if with_database(&admin_url, "x").is_none() {
-        fail(format!("cannot find the database part of {PG_URL_ENV}={shown}"));
+        fail(format!(
+            "cannot find the database part of {PG_URL_ENV}={shown}"
+        ));
     }
     let database = format!("honnin_t_{}", hex::encode(rand::random::<[u8; 8]>()));
     let mut admin = sqlx::PgConnection::connect(&admin_url)
         .await
-        .unwrap_or_else(|e| fail(format!("cannot connect to PostgreSQL at {shown} ({PG_URL_ENV}): {e}")));
+        .unwrap_or_else(|e| {
+            fail(format!(
+                "cannot connect to PostgreSQL at {shown} ({PG_URL_ENV}): {e}"
+            ))
+        });
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
         .execute(&mut admin)
         .await
-        .unwrap_or_else(|e| fail(format!("cannot create test database {database} at {shown}: {e}")));
+        .unwrap_or_else(|e| {
+            fail(format!(
+                "cannot create test database {database} at {shown}: {e}"
+            ))
+        });
     let _ = admin.close().await;
     let url = with_database(&admin_url, &database).unwrap_or_default();
     Some(EmptyDb {
         name: "postgres",
-        guard: Guard::Postgres { admin_url, database, url },
+        guard: Guard::Postgres {
+            admin_url,
+            database,
+            url,
+        },
     })
 }
 
@@ -240,7 +271,10 @@ pub fn with_database(url: &str, database: &str) -> Option<String> {
         None => (url, ""),
     };
     // The path starts at the first '/' after the authority (user:pass@host:port).
-    let authority_end = base[scheme_end..].find('/').map(|i| scheme_end + i).unwrap_or(base.len());
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
     Some(format!("{}/{database}{query}", &base[..authority_end]))
 }
 
@@ -275,10 +309,11 @@ pub struct Counts {
 
 /// The current [`Counts`] of `store`.
 pub async fn counts(store: &Store) -> Counts {
-    let outbox_head = sqlx::query_scalar::<_, i64>("SELECT value FROM counters WHERE name = 'outbox'")
-        .fetch_one(store.pool())
-        .await
-        .unwrap_or_else(|e| fail(format!("cannot read the outbox counter: {e}")));
+    let outbox_head =
+        sqlx::query_scalar::<_, i64>("SELECT value FROM counters WHERE name = 'outbox'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or_else(|e| fail(format!("cannot read the outbox counter: {e}")));
     Counts {
         residents: count_rows(store, "residents").await,
         resident_events: count_rows(store, "resident_events").await,
@@ -287,6 +322,40 @@ pub async fn counts(store: &Store) -> Counts {
         correction_requests: count_rows(store, "correction_requests").await,
         audit_log: count_rows(store, "audit_log").await,
     }
+}
+
+/// Every audit entry of `kind` (all kinds if `None`), oldest first.
+pub async fn audit_entries(
+    store: &Store,
+    kind: Option<&str>,
+) -> Vec<honnin_store::audit::AuditRecord> {
+    let mut conn = store
+        .conn()
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot get a connection: {e}")));
+    honnin_store::audit::page(&mut conn, 0, kind, 1_000_000)
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot read the audit log: {e}")))
+}
+
+/// Every outbox event of `topic`, oldest first.
+pub async fn outbox_events(store: &Store, topic: &str) -> Vec<honnin_store::outbox::OutboxEvent> {
+    let mut conn = store
+        .conn()
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot get a connection: {e}")));
+    honnin_store::outbox::fetch_after(&mut conn, 0, Some(topic), 1_000_000)
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot read the outbox: {e}")))
+}
+
+/// Asserts that the audit chain verifies.
+pub async fn assert_chain_ok(store: &Store) -> honnin_store::audit::VerifyReport {
+    let report = honnin_store::audit::verify(store)
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot verify the audit log: {e}")));
+    assert!(report.ok, "audit chain broken: {report:?}");
+    report
 }
 
 // ---------------------------------------------------------------------------
@@ -312,9 +381,15 @@ pub fn fixed_clock() -> FixedClock {
 // Actors
 // ---------------------------------------------------------------------------
 
+/// A 個人番号; panics on a bad literal.
+pub fn my_number(s: &str) -> honnin_core::MyNumber {
+    honnin_core::MyNumber::parse(s).unwrap_or_else(|e| fail(format!("bad 個人番号 in a test: {e}")))
+}
+
 /// A municipality code; panics on a bad literal.
 pub fn muni(code: &str) -> LocalGovCode {
-    LocalGovCode::parse(code).unwrap_or_else(|e| fail(format!("bad municipality code in a test: {e}")))
+    LocalGovCode::parse(code)
+        .unwrap_or_else(|e| fail(format!("bad municipality code in a test: {e}")))
 }
 
 /// The administrator `admin-1`.
@@ -374,7 +449,11 @@ pub fn auditor() -> Actor {
 /// A registry service over `store`, timed by `clock`, with its own audit writer.
 pub fn registry(store: &Store, clock: &FixedClock) -> Registry {
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    Registry::new(store.clone(), clock.clone(), AuditLog::spawn(store.clone(), clock))
+    Registry::new(
+        store.clone(),
+        clock.clone(),
+        AuditLog::spawn(store.clone(), clock),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -384,12 +463,14 @@ pub fn registry(store: &Store, clock: &FixedClock) -> Registry {
 /// Builds validated [`BasicFacts`] (flags all `0`); panics on a bad literal.
 pub fn facts(name: &str, kana: &str, birth_date: &str, sex: Sex, address: &str) -> BasicFacts {
     let name = PersonName::parse(name).unwrap_or_else(|e| fail(format!("bad name in a test: {e}")));
-    let address = Address::parse(address).unwrap_or_else(|e| fail(format!("bad address in a test: {e}")));
+    let address =
+        Address::parse(address).unwrap_or_else(|e| fail(format!("bad address in a test: {e}")));
     BasicFacts {
         name_flags: SubstituteFlags::none_for(name.as_str()),
         address_flags: SubstituteFlags::none_for(address.as_str()),
         name,
-        name_kana: KanaName::parse(kana).unwrap_or_else(|e| fail(format!("bad kana in a test: {e}"))),
+        name_kana: KanaName::parse(kana)
+            .unwrap_or_else(|e| fail(format!("bad kana in a test: {e}"))),
         alias: None,
         birth_date: date(birth_date),
         sex,
@@ -461,7 +542,10 @@ mod tests {
             with_database("postgres://u:p@h/db?sslmode=disable", "x").as_deref(),
             Some("postgres://u:p@h/x?sslmode=disable")
         );
-        assert_eq!(with_database("postgres://h:5432", "x").as_deref(), Some("postgres://h:5432/x"));
+        assert_eq!(
+            with_database("postgres://h:5432", "x").as_deref(),
+            Some("postgres://h:5432/x")
+        );
         assert_eq!(with_database("nonsense", "x"), None);
     }
 
