@@ -132,11 +132,11 @@ pub async fn append_in_tx(
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query("UPDATE audit_state SET head_seq = head_seq WHERE id = 1")
-        .execute(&mut *conn)
-        .await?;
-    let row = sqlx::query("SELECT head_seq, head_hash, head_at FROM audit_state WHERE id = 1")
-        .fetch_one(&mut *conn)
+    // Locks the head row (serialising appenders across processes) and reads it at once.
+    let row = sqlx::query(
+        "UPDATE audit_state SET head_seq = head_seq WHERE id = 1 RETURNING head_seq, head_hash, head_at",
+    )
+    .fetch_one(&mut *conn)
         .await?;
     let mut seq: i64 = row.try_get(0)?;
     let mut hash: String = row.try_get(1)?;
@@ -195,27 +195,32 @@ impl AuditLog {
     pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Job>(MAX_BATCH * 4);
         tokio::spawn(async move {
-            let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-            while let Some(job) = rx.recv().await {
-                batch.push(job);
-                while batch.len() < MAX_BATCH {
+            let mut entries: Vec<AuditEntry> = Vec::with_capacity(MAX_BATCH);
+            let mut replies = Vec::with_capacity(MAX_BATCH);
+            while let Some((entry, reply)) = rx.recv().await {
+                entries.push(entry);
+                replies.push(reply);
+                while entries.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(j) => batch.push(j),
+                        Ok((e, r)) => {
+                            entries.push(e);
+                            replies.push(r);
+                        }
                         Err(_) => break,
                     }
                 }
-                let entries: Vec<AuditEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
                 let result = write_batch(&store, clock.now(), &entries).await;
+                entries.clear();
                 match result {
                     Ok(seqs) => {
-                        for ((_, reply), seq) in batch.drain(..).zip(seqs) {
+                        for (reply, seq) in replies.drain(..).zip(seqs) {
                             let _ = reply.send(Ok(seq));
                         }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "audit batch failed; requests refused");
                         let msg = e.to_string();
-                        for (_, reply) in batch.drain(..) {
+                        for reply in replies.drain(..) {
                             let _ = reply.send(Err(msg.clone()));
                         }
                     }
