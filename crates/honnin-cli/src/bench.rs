@@ -41,10 +41,45 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Issuance throughput at the window API against the raw RSA-2048 signing rate.
+    Issue {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Concurrent HTTP connections.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Residents available for issuance (one issuance each).
+        #[arg(long, default_value_t = 40_000)]
+        residents: usize,
+        /// CA keys in this PKCS#11 module's token (PIN from HONNIN_PKCS11_PIN).
+        #[arg(long)]
+        pkcs11_module: Option<PathBuf>,
+        /// Label of that token.
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 pub async fn run(cmd: BenchCmd) -> Result<std::process::ExitCode> {
     match cmd {
+        BenchCmd::Issue {
+            duration,
+            connections,
+            residents,
+            pkcs11_module,
+            token,
+        } => {
+            crate::bench_issue::issue(
+                Duration::from_secs(duration),
+                connections,
+                residents,
+                pkcs11_module,
+                token,
+            )
+            .await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         BenchCmd::Registry {
             count,
             database_url,
@@ -243,12 +278,12 @@ async fn registry(
     Ok(())
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(l.local_addr()?.port())
 }
 
-async fn wait_healthy(base: &str) -> Result<()> {
+pub(crate) async fn wait_healthy(base: &str) -> Result<()> {
     let c = crate::client::Client::new(base, None)?;
     for _ in 0..600 {
         if c.get::<Value>("/healthz").await.is_ok() {

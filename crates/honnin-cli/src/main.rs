@@ -1,7 +1,9 @@
 //! `honnin`: the server and its command-line client.
 
 mod bench;
+mod bench_issue;
 mod client;
+mod window;
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -31,7 +33,7 @@ struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
-struct Conn {
+pub(crate) struct Conn {
     /// Server URL.
     #[arg(
         long,
@@ -57,7 +59,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn client(&self) -> Result<Client> {
+    pub(crate) fn client(&self) -> Result<Client> {
         Client::new(
             &self.server,
             resolve_token(self.token.clone(), &self.data_dir),
@@ -107,6 +109,25 @@ enum Command {
         #[arg(long)]
         totp: Option<String>,
     },
+    /// The certification authority.
+    Ca {
+        #[command(subcommand)]
+        cmd: window::CaCmd,
+    },
+    /// The IC card (software card file or PKCS#11 token).
+    Card {
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        cmd: window::CardCmd,
+    },
+    /// The municipal window: certificates onto a card.
+    Window {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: window::WindowCmd,
+    },
     /// Benchmarks that print each figure with its target.
     Bench {
         #[command(subcommand)]
@@ -131,6 +152,15 @@ struct ServeArgs {
     /// Do not create demo data on first start.
     #[arg(long)]
     no_demo: bool,
+    /// Keep the CA keys in this PKCS#11 module's token (user PIN from HONNIN_PKCS11_PIN).
+    #[arg(long, env = "HONNIN_PKCS11_MODULE")]
+    pkcs11_module: Option<PathBuf>,
+    /// Label of that PKCS#11 token.
+    #[arg(long = "token", env = "HONNIN_PKCS11_TOKEN")]
+    pkcs11_token: Option<String>,
+    /// Base URL written into certificates for CRLs and OCSP.
+    #[arg(long, env = "HONNIN_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Log format.
     #[arg(long, env = "HONNIN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -416,10 +446,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { cmd } => bench::run(cmd).await,
+        Command::Ca { cmd } => window::ca(cmd).await,
+        Command::Card { json, cmd } => window::card(cmd, json),
+        Command::Window { conn, cmd } => window::window(&conn.client()?, cmd, conn.json).await,
     }
 }
 
-fn prompt(label: &str) -> Result<String> {
+pub(crate) fn prompt(label: &str) -> Result<String> {
     eprint!("{label}");
     std::io::stderr().flush().ok();
     let mut line = String::new();
@@ -454,6 +487,15 @@ async fn serve(a: ServeArgs) -> Result<ExitCode> {
     if a.no_demo {
         config.demo = false;
     }
+    if a.pkcs11_module.is_some() {
+        config.pkcs11_module = a.pkcs11_module;
+    }
+    if a.pkcs11_token.is_some() {
+        config.pkcs11_token = a.pkcs11_token;
+    }
+    if a.public_url.is_some() {
+        config.public_url = a.public_url;
+    }
     let listen = config.listen;
     let db = config
         .database_url
@@ -487,7 +529,7 @@ fn init_logs(format: &str) {
     }
 }
 
-fn print_json(v: &Value) {
+pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
@@ -825,7 +867,7 @@ fn path_seg(s: &str) -> String {
         .collect()
 }
 
-fn display(v: &Value) -> String {
+pub(crate) fn display(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),

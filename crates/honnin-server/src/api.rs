@@ -169,10 +169,14 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/verify", get(audit_verify))
         .route("/audit/purge", post(audit_purge))
         .route("/outbox", get(outbox))
+        .route("/ca/rollover", post(ca_rollover))
+        .route("/window/issue", post(window_issue))
+        .route("/residents/{my_number}/certificates", get(certificates_of))
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
+        .route("/ca/certificates", get(ca_certificates))
         .method_not_allowed_fallback(method_not_allowed)
         .nest("/api/v1", api)
         .fallback(|| async {
@@ -535,4 +539,33 @@ async fn outbox(
             )
             .await?,
     ))
+}
+
+/// CA and link certificates: public, for relying parties.
+async fn ca_certificates(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.ca.published().await?))
+}
+
+async fn ca_rollover(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+) -> Result<impl IntoResponse, ApiError> {
+    let ids = st.ca.rollover(&a).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "created": ids }))))
+}
+
+async fn window_issue(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    ApiJson(b): ApiJson<honnin_ca::IssueRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, Json(st.ca.issue(&a, b).await?)))
+}
+
+async fn certificates_of(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(n): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(st.ca.certificates_of(&a, &my_number(&n)?).await?))
 }

@@ -160,3 +160,32 @@ impl From<honnin_core::CoreError> for ApiError {
         ApiError::bad_request(e.field(), e.to_string())
     }
 }
+
+impl From<honnin_ca::CaError> for ApiError {
+    fn from(e: honnin_ca::CaError) -> Self {
+        use honnin_ca::CaError as E;
+        match e {
+            E::Field { field, .. } | E::Request { field, .. } => {
+                ApiError::bad_request(field, e.to_string())
+            }
+            E::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string()),
+            E::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            E::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::FactsMismatch { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "facts-mismatch",
+                e.to_string(),
+            ),
+            E::Store(s) => store_error(&s),
+            E::Pki(_) | E::KeyStore(_) => {
+                tracing::error!(error = %e, "CA failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the CA could not sign",
+                )
+            }
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        }
+    }
+}

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use honnin_auth::Auth;
+use honnin_ca::{CaConfig, CaService, KeyStore, KeyStoreConfig};
 use honnin_registry::Registry;
 use honnin_store::audit::AuditLog;
 use honnin_store::{Clock, OpenOptions, Store, StoreError, SystemClock};
@@ -30,6 +31,7 @@ pub struct AppState {
     pub store: Store,
     pub registry: Registry,
     pub auth: Auth,
+    pub ca: CaService,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -49,6 +51,14 @@ pub struct ServerConfig {
     pub demo_residents: usize,
     /// Database connections in the pool.
     pub max_connections: u32,
+    /// Base URL written into certificates for CRLs and OCSP (default: `http://LISTEN`).
+    pub public_url: Option<String>,
+    /// Algorithm of new CA keys: `rsa2048` (default), `rsa3072`, `rsa4096`, `ecdsa-p256`.
+    pub ca_algorithm: String,
+    /// CA keys in a PKCS#11 token instead of encrypted files: the module's path…
+    pub pkcs11_module: Option<PathBuf>,
+    /// …and the token's label (its user PIN comes from `HONNIN_PKCS11_PIN`).
+    pub pkcs11_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +71,10 @@ impl Default for ServerConfig {
             demo: true,
             demo_residents: 1000,
             max_connections: 16,
+            public_url: None,
+            ca_algorithm: "rsa2048".into(),
+            pkcs11_module: None,
+            pkcs11_token: None,
         }
     }
 }
@@ -72,6 +86,10 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("bootstrap: {0}")]
     Bootstrap(String),
+    #[error("CA: {0}")]
+    Ca(#[from] honnin_ca::CaError),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("I/O on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -141,12 +159,22 @@ impl App {
             audit,
             jiff::SignedDuration::from_mins(config.session_idle_minutes),
         );
+        let ca = CaService::new(
+            store.clone(),
+            clock.clone(),
+            open_keystore(&config)?,
+            ca_config(&config)?,
+        );
         let state = AppState {
             store,
             registry,
             auth,
+            ca,
             clock,
         };
+        if state.ca.ensure_initialized().await? {
+            tracing::info!("created the signature and user-authentication CAs");
+        }
         if let Some((token, created, password)) = state
             .auth
             .bootstrap_admin()
@@ -184,6 +212,72 @@ impl App {
         self.state.store.close().await;
         result
     }
+}
+
+/// The CA's settings from the server's.
+pub fn ca_config(config: &ServerConfig) -> Result<CaConfig, StartError> {
+    Ok(CaConfig {
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen)),
+        algorithm: config
+            .ca_algorithm
+            .parse()
+            .map_err(|e| StartError::Config(format!("ca_algorithm: {e}")))?,
+        ..CaConfig::default()
+    })
+}
+
+/// Opens the CA key store: a PKCS#11 token when configured, else encrypted files in
+/// `DATA_DIR/ca/` under `HONNIN_CA_PASSPHRASE` or a passphrase generated on first start
+/// (`DATA_DIR/ca/passphrase`, mode 0600).
+pub fn open_keystore(config: &ServerConfig) -> Result<KeyStore, StartError> {
+    let ks = match (&config.pkcs11_module, &config.pkcs11_token) {
+        (Some(module), Some(token)) => {
+            let pin = std::env::var("HONNIN_PKCS11_PIN").map_err(|_| {
+                StartError::Config("HONNIN_PKCS11_PIN must hold the token's user PIN".into())
+            })?;
+            KeyStoreConfig::Pkcs11 {
+                module: module.clone(),
+                token_label: token.clone(),
+                pin: pin.into(),
+            }
+        }
+        (None, None) => {
+            let dir = config.data_dir.join("ca");
+            std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let passphrase = match std::env::var("HONNIN_CA_PASSPHRASE") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    let file = dir.join("passphrase");
+                    match std::fs::read_to_string(&file) {
+                        Ok(p) => p.trim().to_string(),
+                        Err(_) => {
+                            use rand::Rng;
+                            let b: [u8; 24] = rand::rng().random();
+                            let p: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                            write_secret(&file, &format!("{p}\n"))?;
+                            p
+                        }
+                    }
+                }
+            };
+            KeyStoreConfig::File {
+                dir,
+                passphrase: passphrase.into(),
+            }
+        }
+        _ => {
+            return Err(StartError::Config(
+                "give both pkcs11_module and pkcs11_token, or neither".into(),
+            ));
+        }
+    };
+    Ok(KeyStore::open(ks)?)
 }
 
 /// Runs the 7-year retention purge of the audit log once a day.

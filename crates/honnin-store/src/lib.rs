@@ -7,6 +7,7 @@
 //! placeholders) run unchanged on both backends through `sqlx::Any`.
 
 pub mod audit;
+pub mod ca;
 pub mod clock;
 mod error;
 mod migrations;

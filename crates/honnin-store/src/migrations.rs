@@ -4,7 +4,10 @@
 use crate::{Backend, Store, StoreError};
 
 /// Each migration is applied once, in a transaction, and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_ca.sql")),
+];
 
 fn dialect(sql: &str, backend: Backend) -> String {
     match backend {

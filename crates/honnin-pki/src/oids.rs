@@ -1,0 +1,51 @@
+//! Object identifiers used by the JPKI profiles.
+
+use const_oid::ObjectIdentifier as Oid;
+
+// Algorithms.
+pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
+pub const SHA256_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.11");
+pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
+pub const PRIME256V1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
+pub const ECDSA_WITH_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
+
+// Name attributes.
+pub const AT_COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
+pub const AT_ORGANIZATION: Oid = Oid::new_unwrap("2.5.4.10");
+pub const AT_ORG_UNIT: Oid = Oid::new_unwrap("2.5.4.11");
+pub const AT_LOCALITY: Oid = Oid::new_unwrap("2.5.4.7");
+pub const AT_COMMON_NAME: Oid = Oid::new_unwrap("2.5.4.3");
+
+// Extensions.
+pub const EXT_SUBJECT_KEY_ID: Oid = Oid::new_unwrap("2.5.29.14");
+pub const EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
+pub const EXT_SUBJECT_ALT_NAME: Oid = Oid::new_unwrap("2.5.29.17");
+pub const EXT_ISSUER_ALT_NAME: Oid = Oid::new_unwrap("2.5.29.18");
+pub const EXT_BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
+pub const EXT_CRL_DISTRIBUTION_POINTS: Oid = Oid::new_unwrap("2.5.29.31");
+pub const EXT_CERTIFICATE_POLICIES: Oid = Oid::new_unwrap("2.5.29.32");
+pub const EXT_AUTHORITY_KEY_ID: Oid = Oid::new_unwrap("2.5.29.35");
+pub const EXT_AUTHORITY_INFO_ACCESS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.1.1");
+pub const AD_OCSP: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1");
+
+/// JPKI certificate policy of the signature certificate (署名用電子証明書).
+pub const POLICY_SIGNATURE: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1.1.20");
+/// JPKI certificate policy of the user-authentication certificate (利用者証明用電子証明書).
+pub const POLICY_AUTHENTICATION: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1.3.30");
+
+/// otherName 氏名 (name, surname and given name separated by U+3000).
+pub const OTHER_NAME_NAME: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.1");
+/// otherName 氏名代替文字 flags.
+pub const OTHER_NAME_NAME_FLAGS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.2");
+/// otherName 性別 (1 male, 2 female, 3 unknown).
+pub const OTHER_NAME_SEX: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.3");
+/// otherName 生年月日 `EYYYYMMDD`.
+pub const OTHER_NAME_BIRTH_DATE: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.4");
+/// otherName 住所.
+pub const OTHER_NAME_ADDRESS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.5");
+/// otherName 住所代替文字 flags.
+pub const OTHER_NAME_ADDRESS_FLAGS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.6");
+
+/// X.520 `pseudonym`: carries the 通称 (alias) in a subjectAltName
+/// directoryName (see PROFILES.md).
+pub const AT_PSEUDONYM: Oid = Oid::new_unwrap("2.5.4.65");

@@ -1,0 +1,288 @@
+//! Tables of the certification authority: CA keys by generation, link certificates, and
+//! issued certificates with their resident (serial ↔ 4 facts). DER is stored as base64.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::clock::{from_micros, micros};
+use crate::{Conn, StoreError};
+
+fn b64(der: &[u8]) -> String {
+    B64.encode(der)
+}
+
+fn unb64(s: &str) -> Result<Vec<u8>, StoreError> {
+    B64.decode(s)
+        .map_err(|e| StoreError::Corrupt(format!("stored DER: {e}")))
+}
+
+/// One generation of one CA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaKeyRow {
+    /// e.g. `sign-g1`.
+    pub id: String,
+    /// `sign` or `auth`.
+    pub kind: String,
+    pub generation: i64,
+    /// `rsa2048`, `rsa3072`, `rsa4096`, `p256`.
+    pub algorithm: String,
+    /// `file` or `pkcs11`.
+    pub key_store: String,
+    /// File name under the CA directory, or the PKCS#11 key label.
+    pub key_ref: String,
+    #[serde(skip)]
+    pub cert_der: Vec<u8>,
+    pub not_after: jiff::Timestamp,
+    /// The generation that issues now (one per kind).
+    pub active: bool,
+    pub created_at: jiff::Timestamp,
+}
+
+const KEY_COLS: &str =
+    "id, kind, generation, algorithm, key_store, key_ref, cert_der, not_after, active, created_at";
+
+fn key_from_row(r: &AnyRow) -> Result<CaKeyRow, StoreError> {
+    Ok(CaKeyRow {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        generation: r.try_get(2)?,
+        algorithm: r.try_get(3)?,
+        key_store: r.try_get(4)?,
+        key_ref: r.try_get(5)?,
+        cert_der: unb64(&r.try_get::<String, _>(6)?)?,
+        not_after: from_micros(r.try_get(7)?),
+        active: r.try_get::<i64, _>(8)? != 0,
+        created_at: from_micros(r.try_get(9)?),
+    })
+}
+
+pub async fn insert_ca_key(conn: &mut Conn, k: &CaKeyRow) -> Result<(), StoreError> {
+    sqlx::query(crate::dsql(&format!(
+        "INSERT INTO ca_keys ({KEY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+    )))
+    .bind(k.id.as_str())
+    .bind(k.kind.as_str())
+    .bind(k.generation)
+    .bind(k.algorithm.as_str())
+    .bind(k.key_store.as_str())
+    .bind(k.key_ref.as_str())
+    .bind(b64(&k.cert_der))
+    .bind(micros(k.not_after))
+    .bind(i64::from(k.active))
+    .bind(micros(k.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Every CA generation, oldest first.
+pub async fn list_ca_keys(conn: &mut Conn) -> Result<Vec<CaKeyRow>, StoreError> {
+    let rows = sqlx::query(crate::dsql(&format!(
+        "SELECT {KEY_COLS} FROM ca_keys ORDER BY kind, generation"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(key_from_row).collect()
+}
+
+/// Makes `id` the active generation of its kind (and no other).
+pub async fn activate_ca_key(conn: &mut Conn, kind: &str, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE ca_keys SET active = CASE WHEN id = $1 THEN 1 ELSE 0 END WHERE kind = $2")
+        .bind(id)
+        .bind(kind)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A certificate linking two generations of a CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaLinkRow {
+    pub id: String,
+    pub kind: String,
+    pub issuer_id: String,
+    pub subject_id: String,
+    pub cert_der: Vec<u8>,
+    pub created_at: jiff::Timestamp,
+}
+
+pub async fn insert_link(conn: &mut Conn, l: &CaLinkRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ca_links (id, kind, issuer_id, subject_id, cert_der, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(l.id.as_str())
+    .bind(l.kind.as_str())
+    .bind(l.issuer_id.as_str())
+    .bind(l.subject_id.as_str())
+    .bind(b64(&l.cert_der))
+    .bind(micros(l.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn list_links(conn: &mut Conn) -> Result<Vec<CaLinkRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, kind, issuer_id, subject_id, cert_der, created_at FROM ca_links ORDER BY created_at, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CaLinkRow {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                issuer_id: r.try_get(2)?,
+                subject_id: r.try_get(3)?,
+                cert_der: unb64(&r.try_get::<String, _>(4)?)?,
+                created_at: from_micros(r.try_get(5)?),
+            })
+        })
+        .collect()
+}
+
+/// An issued certificate and the resident it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRow {
+    /// Hex, lower case.
+    pub serial: String,
+    pub ca_id: String,
+    /// `sign` or `auth`.
+    pub kind: String,
+    pub my_number: String,
+    pub subject_id: String,
+    /// The facts written into the certificate (signature certificates), as JSON.
+    pub facts: serde_json::Value,
+    pub not_before: jiff::Timestamp,
+    pub not_after: jiff::Timestamp,
+    pub issued_at: jiff::Timestamp,
+    pub operator: String,
+    /// `valid` or `revoked`.
+    pub status: String,
+    pub revoked_at: Option<jiff::Timestamp>,
+    pub revocation_reason: Option<String>,
+    #[serde(skip)]
+    pub der: Vec<u8>,
+}
+
+const CERT_COLS: &str = "serial, ca_id, kind, my_number, subject_id, facts, not_before, not_after, issued_at, operator, status, revoked_at, revocation_reason, der";
+
+fn cert_from_row(r: &AnyRow) -> Result<CertificateRow, StoreError> {
+    let facts: String = r.try_get(5)?;
+    Ok(CertificateRow {
+        serial: r.try_get(0)?,
+        ca_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        my_number: r.try_get(3)?,
+        subject_id: r.try_get(4)?,
+        facts: serde_json::from_str(&facts)
+            .map_err(|e| StoreError::Corrupt(format!("certificate facts: {e}")))?,
+        not_before: from_micros(r.try_get(6)?),
+        not_after: from_micros(r.try_get(7)?),
+        issued_at: from_micros(r.try_get(8)?),
+        operator: r.try_get(9)?,
+        status: r.try_get(10)?,
+        revoked_at: r.try_get::<Option<i64>, _>(11)?.map(from_micros),
+        revocation_reason: r.try_get(12)?,
+        der: unb64(&r.try_get::<String, _>(13)?)?,
+    })
+}
+
+pub async fn insert_certificate(conn: &mut Conn, c: &CertificateRow) -> Result<(), StoreError> {
+    sqlx::query(crate::dsql(&format!(
+        "INSERT INTO certificates ({CERT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
+    )))
+    .bind(c.serial.as_str())
+    .bind(c.ca_id.as_str())
+    .bind(c.kind.as_str())
+    .bind(c.my_number.as_str())
+    .bind(c.subject_id.as_str())
+    .bind(c.facts.to_string())
+    .bind(micros(c.not_before))
+    .bind(micros(c.not_after))
+    .bind(micros(c.issued_at))
+    .bind(c.operator.as_str())
+    .bind(c.status.as_str())
+    .bind(c.revoked_at.map(micros))
+    .bind(c.revocation_reason.as_deref())
+    .bind(b64(&c.der))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(format!("serial {} already issued", c.serial))
+        }
+        _ => StoreError::Db(e),
+    })?;
+    Ok(())
+}
+
+pub async fn get_certificate(
+    conn: &mut Conn,
+    serial: &str,
+) -> Result<Option<CertificateRow>, StoreError> {
+    let row = sqlx::query(crate::dsql(&format!(
+        "SELECT {CERT_COLS} FROM certificates WHERE serial = $1"
+    )))
+    .bind(serial)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(cert_from_row).transpose()
+}
+
+/// A resident's certificates, newest first.
+pub async fn certificates_for(
+    conn: &mut Conn,
+    my_number: &str,
+) -> Result<Vec<CertificateRow>, StoreError> {
+    let rows = sqlx::query(crate::dsql(&format!(
+        "SELECT {CERT_COLS} FROM certificates WHERE my_number = $1 ORDER BY issued_at DESC, serial"
+    )))
+    .bind(my_number)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(cert_from_row).collect()
+}
+
+/// Marks a valid certificate revoked; false if it was not valid (already revoked or unknown).
+pub async fn revoke_certificate(
+    conn: &mut Conn,
+    serial: &str,
+    reason: &str,
+    at: jiff::Timestamp,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2 WHERE serial = $3 AND status = 'valid'",
+    )
+    .bind(micros(at))
+    .bind(reason)
+    .bind(serial)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn count_certificates(conn: &mut Conn) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+/// Marks a resident's certificates that are `valid` but past `now` as `expired`, so the
+/// one-valid-certificate rule does not block a new issuance.
+pub async fn expire_lapsed(
+    conn: &mut Conn,
+    my_number: &str,
+    now: jiff::Timestamp,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query("UPDATE certificates SET status = 'expired' WHERE my_number = $1 AND status = 'valid' AND not_after <= $2")
+        .bind(my_number)
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
