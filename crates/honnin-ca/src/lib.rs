@@ -194,7 +194,7 @@ pub struct CaService {
     config: CaConfig,
     signers: Arc<RwLock<HashMap<String, Arc<dyn Signer>>>>,
     /// CA generations, cached briefly: issuance reads them twice per request.
-    key_cache: Arc<RwLock<Option<(std::time::Instant, Vec<CaKeyRow>)>>>,
+    key_cache: Arc<RwLock<Option<KeyCache>>>,
     committer: Arc<std::sync::OnceLock<commit::Committer>>,
 }
 
@@ -206,6 +206,9 @@ impl std::fmt::Debug for CaService {
             .finish_non_exhaustive()
     }
 }
+
+/// CA generations as read at an instant.
+type KeyCache = (std::time::Instant, Vec<CaKeyRow>);
 
 /// How long the CA generations are cached (another process may roll over).
 const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -245,10 +248,13 @@ impl CaService {
     }
 
     fn signer(&self, row: &CaKeyRow) -> Result<Arc<dyn Signer>, CaError> {
-        if let Ok(map) = self.signers.read() {
-            if let Some(s) = map.get(&row.id) {
-                return Ok(s.clone());
-            }
+        if let Some(s) = self
+            .signers
+            .read()
+            .ok()
+            .and_then(|m| m.get(&row.id).cloned())
+        {
+            return Ok(s);
         }
         let s = self.keys.load(&row.key_ref)?;
         let cert = Certificate::from_der(&row.cert_der)?;
