@@ -15,10 +15,20 @@ use crate::CaError;
 pub(crate) struct Pending {
     pub my_number: String,
     pub records: Vec<CertificateRow>,
-    /// Serials to supersede (renewal).
+    /// Serials to replace (renewal, re-issue after loss).
     pub supersede: Vec<String>,
-    pub renew: bool,
+    pub reason: Reason,
     pub operator: String,
+}
+
+/// Why certificates are being issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    Issuance,
+    /// The old pair is superseded.
+    Renewal,
+    /// The old pair is revoked as keyCompromise: the card is out of the holder's hands.
+    Loss,
 }
 
 type Job = (Pending, oneshot::Sender<Result<Vec<String>, CaError>>);
@@ -100,8 +110,13 @@ async fn write_one(
 ) -> Result<(Vec<String>, AuditEntry), CaError> {
     repo::expire_lapsed(conn, &p.my_number, now).await?;
     let mut superseded = Vec::new();
+    let revocation = if p.reason == Reason::Loss {
+        "keyCompromise"
+    } else {
+        "superseded"
+    };
     for serial in &p.supersede {
-        if repo::revoke_certificate(conn, serial, "superseded", now).await? {
+        if repo::revoke_certificate(conn, serial, revocation, now).await? {
             superseded.push(serial.clone());
         }
     }
@@ -114,32 +129,33 @@ async fn write_one(
             }
         })?;
     }
-    let entry = AuditEntry::new(
-        if p.renew { "renewal" } else { "issuance" },
-        &p.operator,
-        "ok",
-    )
-    .subject(p.my_number.as_str())
-    .items(
-        p.records
-            .iter()
-            .map(|r| r.kind.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-    )
-    .detail(format!(
-        "issued {}{}",
-        p.records
-            .iter()
-            .map(|r| r.serial.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-        if superseded.is_empty() {
-            String::new()
-        } else {
-            format!("; superseded {}", superseded.join(","))
-        }
-    ));
+    let kind = match p.reason {
+        Reason::Issuance => "issuance",
+        Reason::Renewal => "renewal",
+        Reason::Loss => "reissue",
+    };
+    let entry = AuditEntry::new(kind, &p.operator, "ok")
+        .subject(p.my_number.as_str())
+        .items(
+            p.records
+                .iter()
+                .map(|r| r.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .detail(format!(
+            "issued {}{}",
+            p.records
+                .iter()
+                .map(|r| r.serial.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            if superseded.is_empty() {
+                String::new()
+            } else {
+                format!("; superseded {}", superseded.join(","))
+            }
+        ));
     Ok((superseded, entry))
 }
 

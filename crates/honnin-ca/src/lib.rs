@@ -119,6 +119,10 @@ pub struct IssueRequest {
     /// Renewal: supersede the valid certificates (allowed from 3 months before expiry).
     #[serde(default)]
     pub renew: bool,
+    /// Re-issue after the card was lost: the valid certificates are revoked
+    /// (keyCompromise) and replaced, whenever it happens.
+    #[serde(default)]
+    pub lost: bool,
 }
 
 /// What the window writes to the card.
@@ -595,7 +599,13 @@ impl CaService {
             .iter()
             .filter(|c| c.status == "valid" && c.not_after > now)
             .collect();
-        if !valid.is_empty() {
+        if req.renew && req.lost {
+            return Err(CaError::Field {
+                field: "lost",
+                reason: "a request is either a renewal or a re-issue after loss".into(),
+            });
+        }
+        if !valid.is_empty() && !req.lost {
             if !req.renew {
                 return Err(CaError::Conflict(
                     "the resident already holds valid certificates (renew, or revoke them first after a loss)".into(),
@@ -712,12 +722,18 @@ impl CaService {
             .commit(commit::Pending {
                 my_number: req.my_number.as_str().to_string(),
                 records,
-                supersede: if req.renew {
+                supersede: if req.renew || req.lost {
                     valid.iter().map(|c| c.serial.clone()).collect()
                 } else {
                     Vec::new()
                 },
-                renew: req.renew,
+                reason: if req.lost {
+                    commit::Reason::Loss
+                } else if req.renew {
+                    commit::Reason::Renewal
+                } else {
+                    commit::Reason::Issuance
+                },
                 operator: actor.operator.clone(),
             })
             .await?;

@@ -93,6 +93,8 @@ pub enum WindowCmd {
     Issue(IssueArgs),
     /// Renew: new keys and certificates; the old pair is superseded.
     Renew(IssueArgs),
+    /// Re-issue after a lost card onto a new card: the old pair is revoked (keyCompromise).
+    Reissue(IssueArgs),
 }
 
 #[derive(Args, Debug)]
@@ -256,9 +258,10 @@ fn csr_for(card: &mut dyn JpkiCard, which: KeyRef) -> Result<Vec<u8>> {
 }
 
 pub async fn window(client: &Client, cmd: WindowCmd, as_json: bool) -> Result<ExitCode> {
-    let (args, renew) = match cmd {
-        WindowCmd::Issue(a) => (a, false),
-        WindowCmd::Renew(a) => (a, true),
+    let (args, renew, lost) = match cmd {
+        WindowCmd::Issue(a) => (a, false, false),
+        WindowCmd::Renew(a) => (a, true, false),
+        WindowCmd::Reissue(a) => (a, false, true),
     };
     let mut card = args.card.open()?;
     let auth_pin = pin(&args.auth_pin, "authentication PIN: ")?;
@@ -286,6 +289,7 @@ pub async fn window(client: &Client, cmd: WindowCmd, as_json: bool) -> Result<Ex
         "sign_csr": B64.encode(&sign_csr),
         "card_expiry": args.card_expiry,
         "renew": renew,
+        "lost": lost,
     });
     let issued: Value = match client.post("/api/v1/window/issue", &body).await {
         Ok(v) => v,

@@ -132,6 +132,7 @@ impl Registry {
         let mut parsed = Vec::with_capacity(rows.len());
         let mut seen_numbers = HashSet::with_capacity(rows.len());
         let mut seen_codes = HashSet::with_capacity(rows.len());
+        let mut given_codes: HashSet<usize> = HashSet::new();
         // StdRng, not ThreadRng: the future must stay Send across awaits.
         let mut rng = {
             use rand::SeedableRng;
@@ -183,6 +184,9 @@ impl Registry {
                         ));
                         continue;
                     }
+                    if given_code {
+                        given_codes.insert(n);
+                    }
                     parsed.push((n, given, mn, code, muni, facts));
                 }
             }
@@ -217,13 +221,24 @@ impl Registry {
                 }
             }
             if taken_codes.contains(p.3.as_str()) {
-                errors.push(row_error(
-                    p.0,
-                    &RegistryError::field(
-                        "resident_code",
-                        "this 住民票コード is already registered",
-                    ),
-                ));
+                if given_codes.contains(&p.0) {
+                    errors.push(row_error(
+                        p.0,
+                        &RegistryError::field(
+                            "resident_code",
+                            "this 住民票コード is already registered",
+                        ),
+                    ));
+                } else {
+                    let mut fresh = ResidentCode::generate(&mut rng);
+                    while seen_codes.contains(fresh.as_str())
+                        || taken_codes.contains(fresh.as_str())
+                    {
+                        fresh = ResidentCode::generate(&mut rng);
+                    }
+                    seen_codes.insert(fresh.as_str().to_string());
+                    p.3 = fresh;
+                }
             }
         }
         if !errors.is_empty() {

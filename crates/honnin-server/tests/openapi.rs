@@ -31,6 +31,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit/verify"),
     ("post", "/api/v1/audit/purge"),
     ("get", "/api/v1/outbox"),
+    ("get", "/ca/certificates"),
+    ("post", "/api/v1/ca/rollover"),
+    ("post", "/api/v1/window/issue"),
+    ("get", "/api/v1/residents/{my_number}/certificates"),
 ];
 
 const METHODS: &[&str] = &[
@@ -338,4 +342,95 @@ fn request_shapes_match_the_serde_types() {
             "NewResident lacks {f}"
         );
     }
+}
+
+/// The property names of a schema, sorted.
+fn properties(doc: &Value, schema: &str) -> BTreeSet<String> {
+    doc["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("schema {schema} has no properties"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn ca_shapes_match_the_serde_types() {
+    let doc = doc();
+    let ts: jiff::Timestamp = "2026-11-22T03:00:00Z".parse().unwrap();
+    let issued = honnin_ca::Issued {
+        auth_certificate: vec![1],
+        auth_ca_certificate: vec![2],
+        sign_certificate: None,
+        sign_ca_certificate: None,
+        sign_refused: Some("under 15".into()),
+        superseded: vec![],
+    };
+    let v = serde_json::to_value(&issued).unwrap();
+    assert_eq!(keys(&v), properties(&doc, "Issued"));
+    let published = honnin_ca::PublishedCa {
+        id: "sign-g1".into(),
+        kind: "sign".into(),
+        generation: 1,
+        active: true,
+        issuer: None,
+        pem: String::new(),
+    };
+    let v = serde_json::to_value(&published).unwrap();
+    assert_eq!(keys(&v), properties(&doc, "PublishedCa"));
+    let row = honnin_store::ca::CertificateRow {
+        serial: "01".into(),
+        ca_id: "auth-g1".into(),
+        kind: "auth".into(),
+        my_number: "621498320257".into(),
+        subject_id: "X".into(),
+        facts: serde_json::json!({}),
+        not_before: ts,
+        not_after: ts,
+        issued_at: ts,
+        operator: "window-chiyoda".into(),
+        status: "valid".into(),
+        revoked_at: None,
+        revocation_reason: None,
+        der: vec![0x30],
+    };
+    let v = serde_json::to_value(&row).unwrap();
+    assert_eq!(
+        keys(&v),
+        properties(&doc, "CertificateRow"),
+        "der is not serialised"
+    );
+    let req: honnin_ca::IssueRequest = serde_json::from_value(serde_json::json!({
+        "my_number": "621498320257",
+        "application": {"name": "山田　太郎", "birth_date": "1980-04-01", "sex": "male", "address": "東京都"},
+        "auth_csr": "MAA=",
+        "sign_csr": "MAA=",
+        "card_expiry": "2030-01-01",
+        "renew": true,
+        "lost": false,
+    }))
+    .unwrap();
+    let v = serde_json::to_value(&req).unwrap();
+    assert_eq!(keys(&v), properties(&doc, "IssueRequest"));
+    assert_eq!(keys(&v["application"]), properties(&doc, "Application"));
+    let required: BTreeSet<String> = doc["components"]["schemas"]["IssueRequest"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    // Only the required fields: serde's defaults fill in the rest.
+    let minimal: serde_json::Map<String, Value> = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| required.contains(*k))
+        .map(|(k, x)| (k.clone(), x.clone()))
+        .collect();
+    let min: honnin_ca::IssueRequest = serde_json::from_value(Value::Object(minimal)).unwrap();
+    assert!(min.sign_csr.is_none() && !min.renew && !min.lost && min.card_expiry.is_none());
 }
