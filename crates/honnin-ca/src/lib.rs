@@ -6,6 +6,7 @@
 
 mod commit;
 mod keystore;
+pub mod revocation;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -63,6 +64,11 @@ pub struct CaConfig {
     pub algorithm: KeyAlgorithm,
     /// CA certificate lifetime in years (J-LIS: about 10).
     pub ca_years: i16,
+    /// nextUpdate of a CRL, seconds after its thisUpdate.
+    pub crl_validity_secs: i64,
+    /// nextUpdate of an OCSP response, seconds after its thisUpdate; kept responses are
+    /// signed again after half of it.
+    pub ocsp_validity_secs: i64,
 }
 
 impl Default for CaConfig {
@@ -71,6 +77,8 @@ impl Default for CaConfig {
             public_url: "http://127.0.0.1:8080".into(),
             algorithm: KeyAlgorithm::Rsa2048,
             ca_years: 10,
+            crl_validity_secs: 25 * 3600,
+            ocsp_validity_secs: 4 * 3600,
         }
     }
 }
@@ -200,7 +208,12 @@ pub struct CaService {
     /// CA generations, cached briefly: issuance reads them twice per request.
     key_cache: Arc<RwLock<Option<KeyCache>>>,
     committer: Arc<std::sync::OnceLock<commit::Committer>>,
+    /// Signalled when a revocation makes the CRLs stale.
+    pub(crate) crl_dirty: Arc<tokio::sync::Notify>,
+    responder_cache: Arc<RwLock<Option<ResponderCache>>>,
 }
+
+type ResponderCache = (std::time::Instant, Arc<Vec<revocation::Responder>>);
 
 impl std::fmt::Debug for CaService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -215,7 +228,7 @@ impl std::fmt::Debug for CaService {
 type KeyCache = (std::time::Instant, Vec<CaKeyRow>);
 
 /// How long the CA generations are cached (another process may roll over).
-const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The three-month renewal window before expiry.
 const RENEWAL_WINDOW_DAYS: i64 = 92;
@@ -230,6 +243,8 @@ impl CaService {
             signers: Arc::new(RwLock::new(HashMap::new())),
             key_cache: Arc::new(RwLock::new(None)),
             committer: Arc::new(std::sync::OnceLock::new()),
+            crl_dirty: Arc::new(tokio::sync::Notify::new()),
+            responder_cache: Arc::new(RwLock::new(None)),
         }
     }
 
@@ -237,11 +252,17 @@ impl CaService {
         &self.config
     }
 
+    /// Where a CA certificate's revocation is published: its ARL.
     fn crl_url(&self, ca_id: &str) -> String {
         format!(
-            "{}/crl/{ca_id}.crl",
+            "{}/crl/{ca_id}/arl.crl",
             self.config.public_url.trim_end_matches('/')
         )
+    }
+
+    /// Waits until a revocation has made the CRLs stale (for the publishing job).
+    pub async fn crl_changed(&self) {
+        self.crl_dirty.notified().await;
     }
 
     fn ocsp_url(&self, kind: &str) -> String {
@@ -251,7 +272,7 @@ impl CaService {
         )
     }
 
-    fn signer(&self, row: &CaKeyRow) -> Result<Arc<dyn Signer>, CaError> {
+    pub(crate) fn signer(&self, row: &CaKeyRow) -> Result<Arc<dyn Signer>, CaError> {
         if let Some(s) = self
             .signers
             .read()
@@ -274,7 +295,7 @@ impl CaService {
         Ok(s)
     }
 
-    async fn keys(&self) -> Result<Vec<CaKeyRow>, CaError> {
+    pub(crate) async fn keys(&self) -> Result<Vec<CaKeyRow>, CaError> {
         let mut conn = self.store.conn().await?;
         Ok(repo::list_ca_keys(&mut conn).await?)
     }
@@ -632,9 +653,9 @@ impl CaService {
         let auth_ca = self.active(CaKind::Authentication).await?;
         let auth_signer = self.signer(&auth_ca)?;
         let auth_id = opaque_id();
-        let auth_crl = self.crl_url(&auth_ca.id);
-        let auth_ocsp = self.ocsp_url("auth");
         let auth_serial = random_serial();
+        let auth_crl = self.shard_crl_url(&auth_ca.id, &auth_serial);
+        let auth_ocsp = self.ocsp_url("auth");
         let auth_cert = issue_auth_certificate(
             &auth_ca.cert_der,
             auth_signer.as_ref(),
@@ -676,9 +697,9 @@ impl CaService {
                 let sign_ca = self.active(CaKind::Signature).await?;
                 let sign_signer = self.signer(&sign_ca)?;
                 let sign_id = opaque_id();
-                let crl = self.crl_url(&sign_ca.id);
-                let ocsp = self.ocsp_url("sign");
                 let serial = random_serial();
+                let crl = self.shard_crl_url(&sign_ca.id, &serial);
+                let ocsp = self.ocsp_url("sign");
                 let cert = issue_signature_certificate(
                     &sign_ca.cert_der,
                     sign_signer.as_ref(),

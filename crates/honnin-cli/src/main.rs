@@ -161,6 +161,9 @@ struct ServeArgs {
     /// Base URL written into certificates for CRLs and OCSP.
     #[arg(long, env = "HONNIN_PUBLIC_URL")]
     public_url: Option<String>,
+    /// `all` (every role) or `ocsp` (only OCSP/CRL serving, stateless over the database).
+    #[arg(long, env = "HONNIN_ROLE", value_parser = ["all", "ocsp"])]
+    role: Option<String>,
     /// Log format.
     #[arg(long, env = "HONNIN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -495,6 +498,9 @@ async fn serve(a: ServeArgs) -> Result<ExitCode> {
     }
     if a.public_url.is_some() {
         config.public_url = a.public_url;
+    }
+    if let Some(r) = a.role {
+        config.role = r;
     }
     let listen = config.listen;
     let db = config
@@ -855,7 +861,7 @@ async fn registry(conn: Conn, cmd: RegistryCmd) -> Result<ExitCode> {
 }
 
 /// Keeps user input from changing the path (a `/` or `?` in an argument).
-fn path_seg(s: &str) -> String {
+pub(crate) fn path_seg(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {

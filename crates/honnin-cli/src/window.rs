@@ -353,6 +353,21 @@ pub enum CaCmd {
         #[command(flatten)]
         conn: crate::Conn,
     },
+    /// Revoke a certificate: keyCompromise (lost card), certificateHold (suspension),
+    /// cessationOfOperation (no longer needed) or unspecified.
+    Revoke {
+        #[command(flatten)]
+        conn: crate::Conn,
+        #[arg(long)]
+        serial: String,
+        #[arg(long, value_parser = ["keyCompromise", "certificateHold", "cessationOfOperation", "unspecified"])]
+        reason: String,
+    },
+    /// Publish every CRL now (they are also published hourly and after revocations).
+    PublishCrls {
+        #[command(flatten)]
+        conn: crate::Conn,
+    },
     /// Write every CA and link certificate as PEM into DIR.
     ExportRoots {
         #[command(flatten)]
@@ -415,6 +430,24 @@ pub async fn ca(cmd: CaCmd) -> Result<ExitCode> {
                 .post("/api/v1/ca/rollover", &json!({}))
                 .await?;
             println!("created {}", crate::display(&v["created"]));
+        }
+        CaCmd::Revoke {
+            conn,
+            serial,
+            reason,
+        } => {
+            let _: Value = conn
+                .client()?
+                .post(
+                    &format!("/api/v1/certificates/{}/revoke", crate::path_seg(&serial)),
+                    &json!({ "reason": reason }),
+                )
+                .await?;
+            println!("revoked {serial} ({reason})");
+        }
+        CaCmd::PublishCrls { conn } => {
+            let v: Value = conn.client()?.post("/api/v1/ca/crls", &json!({})).await?;
+            println!("published {} CRL(s)", v["published"]);
         }
         CaCmd::ExportRoots { conn, out } => export_roots(&conn.client()?, &out).await?,
     }

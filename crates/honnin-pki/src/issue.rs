@@ -98,12 +98,12 @@ pub struct EndEntityParams<'a> {
 // Names
 // ---------------------------------------------------------------------------
 
-enum Str<'a> {
+pub(crate) enum Str<'a> {
     Printable(&'a str),
     Utf8(&'a str),
 }
 
-fn name(attrs: &[(Oid, Str<'_>)]) -> Vec<u8> {
+pub(crate) fn name(attrs: &[(Oid, Str<'_>)]) -> Vec<u8> {
     let rdns: Vec<Vec<u8>> = attrs
         .iter()
         .map(|(oid, v)| {
@@ -155,7 +155,7 @@ fn check_label(value: &str, field: &str, max_chars: usize) -> Result<(), PkiErro
     Ok(())
 }
 
-fn check_url(url: &str, field: &str) -> Result<(), PkiError> {
+pub(crate) fn check_url(url: &str, field: &str) -> Result<(), PkiError> {
     let ok_scheme = ["http://", "https://", "ldap://"].iter().any(|s| {
         url.len() > s.len()
             && url
@@ -174,7 +174,7 @@ fn check_url(url: &str, field: &str) -> Result<(), PkiError> {
 // Extensions
 // ---------------------------------------------------------------------------
 
-fn extension(oid: &Oid, critical: bool, value: &[u8]) -> Vec<u8> {
+pub(crate) fn extension(oid: &Oid, critical: bool, value: &[u8]) -> Vec<u8> {
     let mut parts = vec![derw::oid(oid)];
     if critical {
         parts.push(derw::boolean_true());
@@ -188,9 +188,9 @@ const KU_CA: [u8; 2] = [0x01, 0x06];
 /// digitalSignature + nonRepudiation: `03 02 06 C0`.
 const KU_SIGNATURE: [u8; 2] = [0x06, 0xc0];
 /// digitalSignature: `03 02 07 80`.
-const KU_AUTHENTICATION: [u8; 2] = [0x07, 0x80];
+pub(crate) const KU_AUTHENTICATION: [u8; 2] = [0x07, 0x80];
 
-fn key_usage(bits: [u8; 2]) -> Vec<u8> {
+pub(crate) fn key_usage(bits: [u8; 2]) -> Vec<u8> {
     extension(
         &oids::EXT_KEY_USAGE,
         true,
@@ -210,15 +210,15 @@ fn dir_name(name_der: &[u8]) -> Vec<u8> {
     derw::tlv(ctx_cons(4), name_der)
 }
 
-fn uri(url: &str) -> Vec<u8> {
+pub(crate) fn uri(url: &str) -> Vec<u8> {
     derw::tlv(ctx_prim(6), url.as_bytes())
 }
 
-fn subject_key_id(ski: &[u8]) -> Vec<u8> {
+pub(crate) fn subject_key_id(ski: &[u8]) -> Vec<u8> {
     extension(&oids::EXT_SUBJECT_KEY_ID, false, &derw::octets(ski))
 }
 
-fn authority_key_id(key_id: &[u8]) -> Vec<u8> {
+pub(crate) fn authority_key_id(key_id: &[u8]) -> Vec<u8> {
     extension(
         &oids::EXT_AUTHORITY_KEY_ID,
         false,
@@ -268,18 +268,18 @@ fn other_name(type_id: &Oid, value: &str) -> Vec<u8> {
 // Assembly
 // ---------------------------------------------------------------------------
 
-struct Tbs<'a> {
-    serial: &'a [u8; 20],
-    alg: keys::SignatureAlgorithm,
-    issuer: &'a [u8],
-    not_before: Timestamp,
-    not_after: Timestamp,
-    subject: &'a [u8],
-    spki: &'a [u8],
-    extensions: Vec<Vec<u8>>,
+pub(crate) struct Tbs<'a> {
+    pub serial: &'a [u8; 20],
+    pub alg: keys::SignatureAlgorithm,
+    pub issuer: &'a [u8],
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+    pub subject: &'a [u8],
+    pub spki: &'a [u8],
+    pub extensions: Vec<Vec<u8>>,
 }
 
-fn check_validity(not_before: Timestamp, not_after: Timestamp) -> Result<(), PkiError> {
+pub(crate) fn check_validity(not_before: Timestamp, not_after: Timestamp) -> Result<(), PkiError> {
     if not_after <= not_before {
         return Err(PkiError::Validity {
             reason: format!("notAfter {not_after} is not after notBefore {not_before}"),
@@ -310,7 +310,7 @@ fn encode_tbs(t: &Tbs<'_>) -> Result<Vec<u8>, PkiError> {
 
 /// Signs the TBS, checks the signature with the signer's own public key (a card
 /// or HSM that signs with another key is caught here) and decodes the result.
-fn sign_and_wrap(tbs: &Tbs<'_>, signer: &dyn Signer) -> Result<Vec<u8>, PkiError> {
+pub(crate) fn sign_and_wrap(tbs: &Tbs<'_>, signer: &dyn Signer) -> Result<Vec<u8>, PkiError> {
     let tbs_der = encode_tbs(tbs)?;
     let sig = signer.sign(&tbs_der)?;
     keys::verify_signature(&signer.public_key_der(), tbs.alg, &tbs_der, &sig).map_err(|e| {
@@ -328,7 +328,7 @@ fn sign_and_wrap(tbs: &Tbs<'_>, signer: &dyn Signer) -> Result<Vec<u8>, PkiError
     Ok(der)
 }
 
-fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
+pub(crate) fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
     match (a, b) {
         (
             PublicKey::Rsa {
@@ -344,7 +344,7 @@ fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
 }
 
 /// Parses the issuing CA's certificate and checks that `signer` holds its key.
-fn issuing_ca(
+pub(crate) fn issuing_ca(
     ca_cert_der: &[u8],
     signer: &dyn Signer,
     kind: CaKind,

@@ -15,6 +15,11 @@
 //!   and its [`SignatureFacts`], [`AuthenticationCertificate`],
 //!   [`parse_and_verify_csr`].
 //! - Rules of time: [`validity_end`], [`may_hold_signature_certificate`].
+//! - Revocation: [`build_crl`] / [`Crl`] (v2 CRLs, partitioned CRLs and
+//!   ARLs, with [`RevocationReason`]s), OCSP ([`parse_ocsp_request`],
+//!   [`build_ocsp_response`], [`OcspResponse`], [`ocsp_error_response`]) and
+//!   the delegated responder's certificate
+//!   ([`build_ocsp_responder_certificate`]).
 //!
 //! The profiles are described field by field in `PROFILES.md` beside this
 //! crate. Choices made where the real system is not public:
@@ -32,15 +37,22 @@
 //!   `pseudonym` (2.5.4.65, UTF8String) after the six JPKI otherNames: standard
 //!   OIDs only, so every X.509 parser and linter reads it, and J-LIS-aware
 //!   verifiers that look only at the otherNames are not disturbed.
+//! - **Revocation data**: a full CRL has no issuingDistributionPoint; shards
+//!   and the ARL name their URL in one; `unspecified` is written as no reason
+//!   code (CRL and OCSP alike). The OCSP responder is delegated, named
+//!   `<CA name>, CN=OCSP Responder`, valid at most 100 days, with
+//!   `id-pkix-ocsp-nocheck`; responses are signed by it, responderID byKey.
 //! - **Feb 29 birthdays**: expiry on 28 Feb in common years, age counted from
 //!   1 Mar (see [`validity_end`]).
 
 mod cert;
+mod crl;
 mod csr;
 mod derw;
 mod error;
 mod issue;
 mod keys;
+mod ocsp;
 pub mod oids;
 pub mod pem;
 mod pkcs8enc;
@@ -49,6 +61,7 @@ mod validity;
 pub use cert::{
     AuthenticationCertificate, Certificate, Profile, SignatureCertificate, SignatureFacts,
 };
+pub use crl::{Crl, CrlParams, RevocationReason, RevokedEntry, build_crl};
 pub use csr::{CsrInfo, build_csr, csr_from_pem, csr_to_pem, parse_and_verify_csr};
 pub use error::PkiError;
 pub use issue::{
@@ -59,6 +72,12 @@ pub use issue::{
 pub use keys::{
     KeyAlgorithm, SignatureAlgorithm, Signer, SoftwareKey, digest_info_sha256, random_serial,
     rsa_modulus_bits, verify_signature,
+};
+pub use ocsp::{
+    CertId, CertStatus, HashAlgorithm, OCSP_MAX_CERT_IDS, OCSP_MAX_REQUEST_LEN, OCSP_RESPONDER_CN,
+    OCSP_RESPONDER_MAX_VALIDITY_DAYS, OcspRequest, OcspResponse, OcspResponseStatus, ResponderId,
+    SingleResponse, build_ocsp_request, build_ocsp_responder_certificate, build_ocsp_response,
+    cert_id_for, ocsp_error_response, parse_ocsp_request,
 };
 pub use validity::{may_hold_signature_certificate, validity_end};
 pub use zeroize::Zeroizing;

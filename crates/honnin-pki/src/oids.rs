@@ -27,6 +27,26 @@ pub const EXT_CERTIFICATE_POLICIES: Oid = Oid::new_unwrap("2.5.29.32");
 pub const EXT_AUTHORITY_KEY_ID: Oid = Oid::new_unwrap("2.5.29.35");
 pub const EXT_AUTHORITY_INFO_ACCESS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.1.1");
 pub const AD_OCSP: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1");
+pub const EXT_EXTENDED_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
+/// `id-kp-OCSPSigning`.
+pub const KP_OCSP_SIGNING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.9");
+
+// CRLs (RFC 5280 §5).
+pub const EXT_CRL_NUMBER: Oid = Oid::new_unwrap("2.5.29.20");
+pub const EXT_CRL_REASON: Oid = Oid::new_unwrap("2.5.29.21");
+pub const EXT_INVALIDITY_DATE: Oid = Oid::new_unwrap("2.5.29.24");
+pub const EXT_DELTA_CRL_INDICATOR: Oid = Oid::new_unwrap("2.5.29.27");
+pub const EXT_ISSUING_DISTRIBUTION_POINT: Oid = Oid::new_unwrap("2.5.29.28");
+
+// OCSP (RFC 6960).
+/// `id-pkix-ocsp-basic`.
+pub const OCSP_BASIC: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+/// `id-pkix-ocsp-nonce`.
+pub const OCSP_NONCE: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+/// `id-pkix-ocsp-nocheck`.
+pub const OCSP_NOCHECK: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.5");
+pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
+pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
 
 /// JPKI certificate policy of the signature certificate (署名用電子証明書).
 pub const POLICY_SIGNATURE: Oid = Oid::new_unwrap("1.2.392.200149.8.5.1.1.20");

@@ -172,11 +172,14 @@ pub fn router(state: AppState) -> Router {
         .route("/ca/rollover", post(ca_rollover))
         .route("/window/issue", post(window_issue))
         .route("/residents/{my_number}/certificates", get(certificates_of))
+        .route("/certificates/{serial}/revoke", post(revoke))
+        .route("/ca/crls", post(publish_crls))
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
         .route("/ca/certificates", get(ca_certificates))
+        .merge(revocation_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .nest("/api/v1", api)
         .fallback(|| async {
@@ -568,4 +571,123 @@ async fn certificates_of(
     Path(n): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(st.ca.certificates_of(&a, &my_number(&n)?).await?))
+}
+
+/// OCSP and CRL serving: public, for relying parties.
+fn revocation_routes() -> Router<AppState> {
+    Router::new()
+        .route("/crl/{ca_id}/{file}", get(crl))
+        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp/{kind}", post(ocsp_post))
+        .route("/ocsp/{kind}/{request}", get(ocsp_get))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+/// The router of `serve --role ocsp`: OCSP, CRLs and health only.
+pub fn ocsp_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(revocation_routes())
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+        })
+        .with_state(state)
+}
+
+async fn crl(
+    State(st): State<AppState>,
+    Path((ca_id, file)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    let scope = file.strip_suffix(".crl").ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "CRLs are named <scope>.crl",
+        )
+    })?;
+    let row = st.ca.crl(&ca_id, scope).await?;
+    let etag = format!("\"{}-{}\"", row.crl_number, row.this_update.as_second());
+    let max_age = row
+        .next_update
+        .duration_since(st.clock.now())
+        .as_secs()
+        .clamp(0, 3600);
+    let cache = format!("public, max-age={max_age}");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pkix-crl".to_string()),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache),
+        ],
+        row.der,
+    )
+        .into_response())
+}
+
+fn ocsp_answer(der: Vec<u8>) -> axum::response::Response {
+    ([(header::CONTENT_TYPE, "application/ocsp-response")], der).into_response()
+}
+
+async fn ocsp_post(
+    State(st): State<AppState>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    ocsp_answer(st.ca.ocsp_respond(&body).await)
+}
+
+async fn ocsp_get(
+    State(st): State<AppState>,
+    Path((_kind, request)): Path<(String, String)>,
+) -> axum::response::Response {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(request.as_bytes())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(request.as_bytes()));
+    match decoded {
+        Ok(der) => ocsp_answer(st.ca.ocsp_respond(&der).await),
+        Err(_) => ocsp_answer(honnin_pki::ocsp_error_response(
+            honnin_pki::OcspResponseStatus::MalformedRequest,
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct RevokeBody {
+    reason: String,
+}
+
+async fn revoke(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+    Path(serial): Path<String>,
+    ApiJson(b): ApiJson<RevokeBody>,
+) -> Result<StatusCode, ApiError> {
+    st.ca.revoke(&a, &serial, &b.reason).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn publish_crls(
+    State(st): State<AppState>,
+    Authed(a): Authed,
+) -> Result<impl IntoResponse, ApiError> {
+    if a.role != honnin_core::Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin may publish CRLs on demand",
+        ));
+    }
+    Ok(Json(json!({ "published": st.ca.publish_crls().await? })))
 }

@@ -59,6 +59,11 @@ pub struct ServerConfig {
     pub pkcs11_module: Option<PathBuf>,
     /// …and the token's label (its user PIN comes from `HONNIN_PKCS11_PIN`).
     pub pkcs11_token: Option<String>,
+    /// `all` (every role in one process) or `ocsp` (only OCSP and CRL serving, stateless
+    /// over the database, for scaling out behind a cache).
+    pub role: String,
+    /// Seconds between scheduled CRL publications.
+    pub crl_interval_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +80,8 @@ impl Default for ServerConfig {
             ca_algorithm: "rsa2048".into(),
             pkcs11_module: None,
             pkcs11_token: None,
+            role: "all".into(),
+            crl_interval_secs: 3600,
         }
     }
 }
@@ -172,9 +179,21 @@ impl App {
             ca,
             clock,
         };
+        if !matches!(config.role.as_str(), "all" | "ocsp") {
+            return Err(StartError::Config(format!(
+                "role {:?}: use all or ocsp",
+                config.role
+            )));
+        }
+        if config.role == "ocsp" {
+            // Serving only: the CAs, responders and CRLs are made by an `all` process.
+            return Ok(App { state, config });
+        }
         if state.ca.ensure_initialized().await? {
             tracing::info!("created the signature and user-authentication CAs");
         }
+        state.ca.ensure_responders().await?;
+        state.ca.publish_crls().await?;
         if let Some((token, created, password)) = state
             .auth
             .bootstrap_admin()
@@ -203,12 +222,26 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let retention = spawn_retention(self.state.registry.clone());
-        let app = router(self.state.clone());
+        let jobs = if self.config.role == "ocsp" {
+            Vec::new()
+        } else {
+            vec![
+                spawn_retention(self.state.registry.clone()),
+                spawn_revocation(self.state.ca.clone()),
+                spawn_crls(self.state.ca.clone(), self.config.crl_interval_secs),
+            ]
+        };
+        let app = if self.config.role == "ocsp" {
+            api::ocsp_router(self.state.clone())
+        } else {
+            router(self.state.clone())
+        };
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        retention.abort();
+        for j in jobs {
+            j.abort();
+        }
         self.state.store.close().await;
         result
     }
@@ -293,6 +326,46 @@ fn spawn_retention(registry: Registry) -> tokio::task::JoinHandle<()> {
                 Ok(r) if r.purged > 0 => tracing::info!(purged = r.purged, "retention purge"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "retention purge failed"),
+            }
+        }
+    })
+}
+
+/// Applies registry notices to certificates as they arrive (polled every 200 ms), so a
+/// revocation shows in OCSP well within a second of the registry change.
+fn spawn_revocation(ca: CaService) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match ca.apply_notices(1000).await {
+                Ok(r) if r.notices == 1000 => continue,
+                Ok(r) if !r.revoked.is_empty() => tracing::info!(
+                    revoked = r.revoked.len(),
+                    "revocations from registry notices"
+                ),
+                Ok(_) => {}
+                // Another process advanced the offset first; its work stands, try again.
+                Err(honnin_ca::CaError::Store(StoreError::Concurrent(_))) => {}
+                Err(e) => tracing::error!(error = %e, "applying registry notices failed; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    })
+}
+
+/// Publishes the CRLs on a schedule and shortly after revocations (debounced).
+fn spawn_crls(ca: CaService, interval_secs: u64) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(interval_secs.max(1));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {},
+                _ = ca.crl_changed() => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+            }
+            if let Err(e) = ca.publish_crls().await {
+                tracing::error!(error = %e, "CRL publication failed");
+            }
+            if let Err(e) = ca.ensure_responders().await {
+                tracing::error!(error = %e, "OCSP responder renewal failed");
             }
         }
     })

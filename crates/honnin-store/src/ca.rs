@@ -286,3 +286,210 @@ pub async fn expire_lapsed(
         .await?
         .rows_affected())
 }
+
+/// Valid certificates of a resident.
+pub async fn valid_certificates_for(
+    conn: &mut Conn,
+    my_number: &str,
+) -> Result<Vec<CertificateRow>, StoreError> {
+    let rows = sqlx::query(crate::dsql(&format!(
+        "SELECT {CERT_COLS} FROM certificates WHERE my_number = $1 AND status = 'valid'"
+    )))
+    .bind(my_number)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(cert_from_row).collect()
+}
+
+/// A revoked certificate as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedRow {
+    pub serial: String,
+    pub revoked_at: jiff::Timestamp,
+    pub reason: Option<String>,
+}
+
+/// Every revoked certificate of one CA generation, in serial order.
+pub async fn revoked_of_ca(conn: &mut Conn, ca_id: &str) -> Result<Vec<RevokedRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY serial",
+    )
+    .bind(ca_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RevokedRow {
+                serial: r.try_get(0)?,
+                revoked_at: from_micros(r.try_get::<Option<i64>, _>(1)?.unwrap_or(0)),
+                reason: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+/// The next CRL number (shared by all CAs and scopes, so numbers only grow).
+pub async fn next_crl_number(conn: &mut Conn) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE counters SET value = value + 1 WHERE name = 'crl' RETURNING value",
+    )
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// A published CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRow {
+    pub ca_id: String,
+    /// `full`, `arl`, or a shard number.
+    pub scope: String,
+    pub crl_number: i64,
+    pub this_update: jiff::Timestamp,
+    pub next_update: jiff::Timestamp,
+    pub der: Vec<u8>,
+}
+
+pub async fn put_crl(conn: &mut Conn, c: &CrlRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO crls (ca_id, scope, crl_number, this_update, next_update, der) VALUES ($1,$2,$3,$4,$5,$6) \
+         ON CONFLICT (ca_id, scope) DO UPDATE SET crl_number = $3, this_update = $4, next_update = $5, der = $6",
+    )
+    .bind(c.ca_id.as_str())
+    .bind(c.scope.as_str())
+    .bind(c.crl_number)
+    .bind(micros(c.this_update))
+    .bind(micros(c.next_update))
+    .bind(b64(&c.der))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_crl(
+    conn: &mut Conn,
+    ca_id: &str,
+    scope: &str,
+) -> Result<Option<CrlRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT ca_id, scope, crl_number, this_update, next_update, der FROM crls WHERE ca_id = $1 AND scope = $2",
+    )
+    .bind(ca_id)
+    .bind(scope)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(CrlRow {
+            ca_id: r.try_get(0)?,
+            scope: r.try_get(1)?,
+            crl_number: r.try_get(2)?,
+            this_update: from_micros(r.try_get(3)?),
+            next_update: from_micros(r.try_get(4)?),
+            der: unb64(&r.try_get::<String, _>(5)?)?,
+        })
+    })
+    .transpose()
+}
+
+/// The delegated OCSP responder of a CA generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponderRow {
+    pub ca_id: String,
+    pub key_ref: String,
+    pub cert_der: Vec<u8>,
+    pub not_after: jiff::Timestamp,
+    pub created_at: jiff::Timestamp,
+}
+
+pub async fn put_responder(conn: &mut Conn, r: &ResponderRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ocsp_responders (ca_id, key_ref, cert_der, not_after, created_at) VALUES ($1,$2,$3,$4,$5) \
+         ON CONFLICT (ca_id) DO UPDATE SET key_ref = $2, cert_der = $3, not_after = $4, created_at = $5",
+    )
+    .bind(r.ca_id.as_str())
+    .bind(r.key_ref.as_str())
+    .bind(b64(&r.cert_der))
+    .bind(micros(r.not_after))
+    .bind(micros(r.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn list_responders(conn: &mut Conn) -> Result<Vec<ResponderRow>, StoreError> {
+    let rows =
+        sqlx::query("SELECT ca_id, key_ref, cert_der, not_after, created_at FROM ocsp_responders")
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ResponderRow {
+                ca_id: r.try_get(0)?,
+                key_ref: r.try_get(1)?,
+                cert_der: unb64(&r.try_get::<String, _>(2)?)?,
+                not_after: from_micros(r.try_get(3)?),
+                created_at: from_micros(r.try_get(4)?),
+            })
+        })
+        .collect()
+}
+
+/// A signed OCSP response kept for reuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspRow {
+    pub serial: String,
+    pub hash_alg: String,
+    pub ca_id: String,
+    pub der: Vec<u8>,
+    pub this_update: jiff::Timestamp,
+    pub next_update: jiff::Timestamp,
+}
+
+pub async fn get_ocsp(
+    conn: &mut Conn,
+    serial: &str,
+    hash_alg: &str,
+) -> Result<Option<OcspRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT serial, hash_alg, ca_id, der, this_update, next_update FROM ocsp_responses WHERE serial = $1 AND hash_alg = $2",
+    )
+    .bind(serial)
+    .bind(hash_alg)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(OcspRow {
+            serial: r.try_get(0)?,
+            hash_alg: r.try_get(1)?,
+            ca_id: r.try_get(2)?,
+            der: unb64(&r.try_get::<String, _>(3)?)?,
+            this_update: from_micros(r.try_get(4)?),
+            next_update: from_micros(r.try_get(5)?),
+        })
+    })
+    .transpose()
+}
+
+pub async fn put_ocsp(conn: &mut Conn, o: &OcspRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ocsp_responses (serial, hash_alg, ca_id, der, this_update, next_update) VALUES ($1,$2,$3,$4,$5,$6) \
+         ON CONFLICT (serial, hash_alg) DO UPDATE SET ca_id = $3, der = $4, this_update = $5, next_update = $6",
+    )
+    .bind(o.serial.as_str())
+    .bind(o.hash_alg.as_str())
+    .bind(o.ca_id.as_str())
+    .bind(b64(&o.der))
+    .bind(micros(o.this_update))
+    .bind(micros(o.next_update))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the kept responses of a certificate whose status changed.
+pub async fn delete_ocsp(conn: &mut Conn, serial: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM ocsp_responses WHERE serial = $1")
+        .bind(serial)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

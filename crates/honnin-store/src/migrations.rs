@@ -7,6 +7,7 @@ use crate::{Backend, Store, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_ca.sql")),
+    (3, include_str!("../migrations/0003_revocation.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -214,3 +214,28 @@ pub fn lint(pkilint: &Path, file: &Path) -> (bool, String) {
 pub fn attime(t: Timestamp) -> String {
     t.as_second().to_string()
 }
+
+/// Runs pkilint's CRL linter (`lint_crl`, beside `lint_pkix_cert`) at WARNING
+/// with the PKIX profile; `kind` is `CRL` or `ARL`.
+pub fn lint_crl(pkilint: &Path, file: &Path, kind: &str) -> (bool, String) {
+    let out = run(Command::new(pkilint.with_file_name("lint_crl"))
+        .args(["lint", "-t", kind, "-p", "PKIX", "-s", "WARNING"])
+        .arg(file));
+    (out.status.success(), text(&out))
+}
+
+/// Runs pkilint's OCSP response linter at WARNING.
+pub fn lint_ocsp(pkilint: &Path, file: &Path) -> (bool, String) {
+    let out = run(Command::new(pkilint.with_file_name("lint_ocsp_response"))
+        .args(["lint", "-s", "WARNING"])
+        .arg(file));
+    (out.status.success(), text(&out))
+}
+
+/// The serial number of a certificate, big-endian magnitude.
+pub fn serial_of(der: &[u8]) -> Vec<u8> {
+    let c = Certificate::from_der(der).unwrap();
+    let b = c.inner().tbs_certificate().serial_number().as_bytes();
+    let skip = b.iter().take_while(|x| **x == 0).count();
+    b[skip..].to_vec()
+}
