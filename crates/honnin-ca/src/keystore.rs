@@ -2,6 +2,7 @@
 //! (SoftHSM2 in tests, an HSM in production). Keys never leave either through this API.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -49,6 +50,8 @@ impl std::fmt::Debug for KeyStoreConfig {
 pub struct KeyStore {
     config: KeyStoreConfig,
     pkcs11: Option<Arc<Mutex<Session>>>,
+    /// Sessions for signing, one per core, so signatures on the token run in parallel.
+    pool: Arc<SessionPool>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -63,6 +66,10 @@ fn p11<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> CaError + '_ {
 
 impl KeyStore {
     pub fn open(config: KeyStoreConfig) -> Result<Self, CaError> {
+        let mut pool = SessionPool {
+            sessions: Vec::new(),
+            next: AtomicUsize::new(0),
+        };
         let pkcs11 = match &config {
             KeyStoreConfig::File { dir, .. } => {
                 std::fs::create_dir_all(dir)
@@ -73,9 +80,20 @@ impl KeyStore {
                 module,
                 token_label,
                 pin,
-            } => Some(Arc::new(Mutex::new(open_token(module, token_label, pin)?))),
+            } => {
+                let (main, more) = open_token(module, token_label, pin)?;
+                pool = SessionPool {
+                    sessions: more.into_iter().map(Mutex::new).collect(),
+                    next: AtomicUsize::new(0),
+                };
+                Some(Arc::new(Mutex::new(main)))
+            }
         };
-        Ok(KeyStore { config, pkcs11 })
+        Ok(KeyStore {
+            config,
+            pkcs11,
+            pool: Arc::new(pool),
+        })
     }
 
     /// `file` or `pkcs11`.
@@ -145,6 +163,7 @@ impl KeyStore {
                 Ok((
                     Arc::new(Pkcs11Signer {
                         session: session.clone(),
+                        pool: self.pool.clone(),
                         key: privkey,
                         spki,
                     }),
@@ -191,6 +210,7 @@ impl KeyStore {
                 drop(s);
                 Ok(Arc::new(Pkcs11Signer {
                     session: session.clone(),
+                    pool: self.pool.clone(),
                     key,
                     spki,
                 }))
@@ -202,7 +222,12 @@ impl KeyStore {
     }
 }
 
-fn open_token(module: &Path, token_label: &str, pin: &str) -> Result<Session, CaError> {
+/// Opens the token, logs in, and opens one extra session per core for signing.
+fn open_token(
+    module: &Path,
+    token_label: &str,
+    pin: &str,
+) -> Result<(Session, Vec<Session>), CaError> {
     let ctx = Pkcs11::new(module).map_err(p11("module"))?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) => {}
@@ -232,7 +257,14 @@ fn open_token(module: &Path, token_label: &str, pin: &str) -> Result<Session, Ca
         Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
         Err(e) => return Err(p11("login")(e)),
     }
-    Ok(session)
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut more = Vec::with_capacity(cores);
+    for _ in 0..cores {
+        more.push(ctx.open_ro_session(slot).map_err(p11("session"))?);
+    }
+    Ok((session, more))
 }
 
 fn rsa_spki_of(s: &Session, pubkey: ObjectHandle) -> Result<Vec<u8>, CaError> {
@@ -258,9 +290,16 @@ fn rsa_spki_of(s: &Session, pubkey: ObjectHandle) -> Result<Vec<u8>, CaError> {
     }
 }
 
+/// Extra sessions on the token, used in turn for signing.
+struct SessionPool {
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
+}
+
 /// A private key inside a PKCS#11 token.
 struct Pkcs11Signer {
     session: Arc<Mutex<Session>>,
+    pool: Arc<SessionPool>,
     key: ObjectHandle,
     spki: Vec<u8>,
 }
@@ -273,8 +312,13 @@ impl Signer for Pkcs11Signer {
         self.spki.clone()
     }
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
-        let s = self
-            .session
+        let n = self.pool.sessions.len();
+        let session = if n == 0 {
+            &*self.session
+        } else {
+            &self.pool.sessions[self.pool.next.fetch_add(1, Ordering::Relaxed) % n]
+        };
+        let s = session
             .lock()
             .map_err(|_| PkiError::Crypto("PKCS#11 session poisoned".into()))?;
         s.sign(&Mechanism::Sha256RsaPkcs, self.key, message)
