@@ -8,7 +8,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Certificate::from_der(data) {
         let _ = c.profile();
         let _ = (c.serial_hex(), c.not_before(), c.not_after());
-        let _ = (c.subject_key_id(), c.authority_key_id(), c.subject_common_name());
+        let _ = (
+            c.subject_key_id(),
+            c.authority_key_id(),
+            c.subject_common_name(),
+        );
         let _ = (c.crl_urls(), c.ocsp_urls());
         let spki = c.subject_public_key_der();
         let _ = rsa_modulus_bits(&spki);

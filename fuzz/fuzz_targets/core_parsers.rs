@@ -4,7 +4,9 @@ use honnin_core::*;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(v) = MyNumber::parse(s) {
         assert_eq!(MyNumber::parse(v.as_str()).ok(), Some(v));
     }

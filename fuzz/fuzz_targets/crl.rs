@@ -6,7 +6,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Crl::from_der(data) {
-        let _ = (c.crl_number(), c.this_update(), c.next_update(), c.idp_url());
+        let _ = (
+            c.crl_number(),
+            c.this_update(),
+            c.next_update(),
+            c.idp_url(),
+        );
         let _ = (c.is_partitioned(), c.only_user_certs(), c.only_ca_certs());
         for e in c.entries() {
             assert!(e.serial.first().is_some_and(|b| *b != 0));

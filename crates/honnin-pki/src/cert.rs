@@ -411,7 +411,7 @@ pub struct SignatureFacts {
     /// 代替文字 flags of the address.
     pub address_flags: String,
     /// 通称 (alias; a `pseudonym` in a subjectAltName directoryName, see
-    /// PROFILES.md), if present.
+    /// docs/pki-profiles.md), if present.
     pub alias: Option<String>,
 }
 

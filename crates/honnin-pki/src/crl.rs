@@ -1,5 +1,5 @@
 //! Certificate revocation lists (RFC 5280 §5): building and reading v2 CRLs
-//! and ARLs in the JPKI profile (see PROFILES.md).
+//! and ARLs in the JPKI profile (see docs/pki-profiles.md).
 //!
 //! A CRL may hold millions of entries (every revoked, unexpired certificate of
 //! a CA). Both directions therefore work on the DER directly: [`build_crl`]
@@ -306,7 +306,7 @@ pub(crate) fn crl_issuer(ca_cert_der: &[u8], signer: &dyn Signer) -> Result<Cert
     Ok(ca)
 }
 
-/// Builds a v2 CRL (or ARL) signed by the CA; see PROFILES.md.
+/// Builds a v2 CRL (or ARL) signed by the CA; see docs/pki-profiles.md.
 ///
 /// - issuer = the CA's subject; signature algorithm = the signer's.
 /// - thisUpdate / nextUpdate and revocation dates: UTCTime through 2049,

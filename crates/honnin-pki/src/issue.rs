@@ -1,4 +1,4 @@
-//! Building certificates in the JPKI profiles (see PROFILES.md).
+//! Building certificates in the JPKI profiles (see docs/pki-profiles.md).
 
 use const_oid::ObjectIdentifier as Oid;
 use honnin_core::{BasicFacts, Wareki, today_jst};
@@ -371,7 +371,7 @@ pub(crate) fn issuing_ca(
     Ok(ca)
 }
 
-/// Builds a self-signed CA certificate in the J-LIS profile (see PROFILES.md):
+/// Builds a self-signed CA certificate in the J-LIS profile (see docs/pki-profiles.md):
 /// subject = issuer `C=JP, O=JPKI, OU=JPKI for …, OU=Japan Agency for Local
 /// Authority Information Systems`; keyUsage keyCertSign+cRLSign (critical);
 /// subjectAltName with the Japanese name; basicConstraints CA:TRUE (critical);
@@ -524,7 +524,7 @@ fn ee_tail(
 }
 
 /// Issues a 署名用電子証明書 (signature certificate) carrying the 4 facts (and
-/// 通称) in subjectAltName otherNames; see PROFILES.md. The facts are checked
+/// 通称) in subjectAltName otherNames; see docs/pki-profiles.md. The facts are checked
 /// with [`BasicFacts::validate`] as of the issuance date. Policy checks (age,
 /// validity end) belong to the caller: see [`crate::may_hold_signature_certificate`]
 /// and [`crate::validity_end`].
@@ -585,7 +585,7 @@ pub fn issue_signature_certificate(
 }
 
 /// Issues a 利用者証明用電子証明書 (user-authentication certificate): subject
-/// `C=JP, CN=<id>`, none of the 4 facts; see PROFILES.md.
+/// `C=JP, CN=<id>`, none of the 4 facts; see docs/pki-profiles.md.
 pub fn issue_auth_certificate(
     ca_cert_der: &[u8],
     ca_signer: &dyn Signer,

@@ -21,8 +21,8 @@
 //!   the delegated responder's certificate
 //!   ([`build_ocsp_responder_certificate`]).
 //!
-//! The profiles are described field by field in `PROFILES.md` beside this
-//! crate. Choices made where the real system is not public:
+//! The profiles are described field by field in `docs/pki-profiles.md` (repository
+//! root). Choices made where the real system is not public:
 //!
 //! - **CA names** are the J-LIS names verbatim (`C=JP, O=JPKI, OU=JPKI for
 //!   digital signature|user authentication, OU=Japan Agency for Local Authority

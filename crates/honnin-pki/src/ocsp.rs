@@ -1,5 +1,5 @@
 //! OCSP (RFC 6960): requests, responses signed by a delegated responder, and
-//! the responder's certificate (see PROFILES.md).
+//! the responder's certificate (see docs/pki-profiles.md).
 //!
 //! The ASN.1 is read and written by hand with strict DER: requests come from
 //! the network, and the `CertID` of every request must come back in the
@@ -461,7 +461,7 @@ fn single_response(s: &SingleResponse) -> Result<Vec<u8>, PkiError> {
 }
 
 /// A successful `OCSPResponse` holding a `BasicOCSPResponse` signed by the
-/// delegated responder (see PROFILES.md): responderID byKey (SHA-1 of the
+/// delegated responder (see docs/pki-profiles.md): responderID byKey (SHA-1 of the
 /// responder's key), producedAt, one SingleResponse per entry of
 /// `responses` (the CertIDs echoed), the nonce echoed in the response
 /// extensions when given, and the responder certificate in `certs`.
@@ -864,7 +864,7 @@ impl OcspResponse {
 // Responder certificate
 // ---------------------------------------------------------------------------
 
-/// Issues a delegated OCSP responder certificate (see PROFILES.md): subject =
+/// Issues a delegated OCSP responder certificate (see docs/pki-profiles.md): subject =
 /// the CA's name + `CN=OCSP Responder`; keyUsage digitalSignature (critical);
 /// extendedKeyUsage id-kp-OCSPSigning; id-pkix-ocsp-nocheck; AKI = the CA's
 /// SKI; SKI. Validity within the CA's and at most

@@ -67,5 +67,5 @@ pub const OTHER_NAME_ADDRESS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.5");
 pub const OTHER_NAME_ADDRESS_FLAGS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.6");
 
 /// X.520 `pseudonym`: carries the 通称 (alias) in a subjectAltName
-/// directoryName (see PROFILES.md).
+/// directoryName (see docs/pki-profiles.md).
 pub const AT_PSEUDONYM: Oid = Oid::new_unwrap("2.5.4.65");
