@@ -117,6 +117,7 @@ async fn write_one(
     };
     for serial in &p.supersede {
         if repo::revoke_certificate(conn, serial, revocation, now).await? {
+            repo::delete_ocsp(conn, serial).await?;
             superseded.push(serial.clone());
         }
     }

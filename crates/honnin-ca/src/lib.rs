@@ -69,6 +69,11 @@ pub struct CaConfig {
     /// nextUpdate of an OCSP response, seconds after its thisUpdate; kept responses are
     /// signed again after half of it.
     pub ocsp_validity_secs: i64,
+    /// How long a kept OCSP response may be served from memory without reading the
+    /// database again (at most [`revocation::OCSP_MEMORY_MAX_TTL`], 1 s; zero: never).
+    /// Revocations through this service drop them at once; a revocation made by another
+    /// process is answered within this time.
+    pub ocsp_memory_ttl: std::time::Duration,
 }
 
 impl Default for CaConfig {
@@ -79,6 +84,7 @@ impl Default for CaConfig {
             ca_years: 10,
             crl_validity_secs: 25 * 3600,
             ocsp_validity_secs: 4 * 3600,
+            ocsp_memory_ttl: std::time::Duration::ZERO,
         }
     }
 }
@@ -211,6 +217,8 @@ pub struct CaService {
     /// Signalled when a revocation makes the CRLs stale.
     pub(crate) crl_dirty: Arc<tokio::sync::Notify>,
     responder_cache: Arc<RwLock<Option<ResponderCache>>>,
+    /// Kept OCSP responses in memory (see `CaConfig::ocsp_memory_ttl`).
+    pub(crate) ocsp_memory: Arc<revocation::OcspMemory>,
 }
 
 type ResponderCache = (std::time::Instant, Arc<Vec<revocation::Responder>>);
@@ -245,6 +253,7 @@ impl CaService {
             committer: Arc::new(std::sync::OnceLock::new()),
             crl_dirty: Arc::new(tokio::sync::Notify::new()),
             responder_cache: Arc::new(RwLock::new(None)),
+            ocsp_memory: Arc::new(revocation::OcspMemory::default()),
         }
     }
 
@@ -758,6 +767,11 @@ impl CaService {
                 operator: actor.operator.clone(),
             })
             .await?;
+        if !superseded.is_empty() {
+            // Superseded (renewal) or keyCompromise (loss): the CRLs are stale.
+            self.ocsp_memory.forget(&superseded);
+            self.crl_dirty.notify_one();
+        }
         Ok(Issued {
             auth_certificate: auth_cert,
             auth_ca_certificate: auth_ca.cert_der,

@@ -122,7 +122,10 @@ impl CaService {
             };
             let mut these = Vec::new();
             for c in repo::valid_certificates_for(&mut tx, &e.key).await? {
-                if kinds.contains(&c.kind.as_str())
+                // A certificate issued after the change (a re-issue at the window while
+                // this consumer lagged or was down) already carries the new facts.
+                if c.issued_at <= e.created_at
+                    && kinds.contains(&c.kind.as_str())
                     && repo::revoke_certificate(&mut tx, &c.serial, reason.as_str(), now).await?
                 {
                     repo::delete_ocsp(&mut tx, &c.serial).await?;
@@ -148,6 +151,7 @@ impl CaService {
         outbox::advance(&mut tx, CONSUMER, from, last).await?;
         honnin_store::commit(tx).await?;
         if !revoked.is_empty() {
+            self.ocsp_memory.forget(&revoked);
             self.crl_dirty.notify_one();
         }
         Ok(NoticeReport {
@@ -222,6 +226,7 @@ impl CaService {
         )
         .await?;
         honnin_store::commit(tx).await?;
+        self.ocsp_memory.forget(std::slice::from_ref(&serial));
         self.crl_dirty.notify_one();
         Ok(())
     }
@@ -242,9 +247,17 @@ impl CaService {
         let mut published = 0;
         for k in keys.iter().filter(|k| k.not_after > now) {
             let signer = self.signer(k)?;
-            let mut conn = self.store.conn().await?;
-            let revoked = repo::revoked_of_ca(&mut conn, &k.id).await?;
-            drop(conn);
+            // One transaction per CA generation, the CRL numbers taken before the revoked
+            // certificates are read: the counter row stays locked until commit, so a
+            // concurrent publisher (another process, or `POST /api/v1/ca/crls` beside the
+            // scheduled job) waits, reads at least as much, and writes higher numbers last.
+            // A CRL with a higher number never lists less than one with a lower number.
+            let mut tx = self.store.begin().await?;
+            let mut numbers = Vec::with_capacity(usize::from(CRL_SHARDS) + 2);
+            for _ in 0..usize::from(CRL_SHARDS) + 2 {
+                numbers.push(repo::next_crl_number(&mut tx).await?);
+            }
+            let revoked = repo::revoked_of_ca(&mut tx, &k.id).await?;
             let entries: Vec<RevokedEntry> = revoked
                 .iter()
                 .filter_map(|r| {
@@ -285,9 +298,7 @@ impl CaService {
                 true,
                 Vec::new(),
             ));
-            for (scope, url, arl, list) in scopes {
-                let mut tx = self.store.begin().await?;
-                let number = repo::next_crl_number(&mut tx).await?;
+            for ((scope, url, arl, list), number) in scopes.into_iter().zip(numbers) {
                 let der = build_crl(
                     &k.cert_der,
                     signer.as_ref(),
@@ -313,9 +324,9 @@ impl CaService {
                     },
                 )
                 .await?;
-                honnin_store::commit(tx).await?;
                 published += 1;
             }
+            honnin_store::commit(tx).await?;
         }
         Ok(published)
     }
@@ -488,11 +499,33 @@ impl CaService {
         };
         let cacheable = req.nonce.is_none() && req.cert_ids.len() == 1;
         let first_serial = hex::encode(&first.serial);
+        // Kept responses in memory: taken before anything is read, so that what is
+        // remembered is never older than the TTL and never outlives a revocation here.
+        let memory = (cacheable && !self.config.ocsp_memory_ttl.is_zero())
+            .then(|| (std::time::Instant::now(), self.ocsp_memory.generation()));
+        if memory.is_some()
+            && let Some(der) = self.ocsp_memory.get(
+                &first_serial,
+                alg,
+                &responder.ca_id,
+                now,
+                self.config.ocsp_memory_ttl,
+            )
+        {
+            return Ok(der);
+        }
         if cacheable {
             let mut conn = self.store.conn().await?;
             if let Some(kept) = repo::get_ocsp(&mut conn, &first_serial, alg).await? {
                 let half = kept.next_update.duration_since(kept.this_update) / 2;
-                if now < kept.next_update && now.duration_since(kept.this_update) < half {
+                if kept.ca_id == responder.ca_id
+                    && now < kept.next_update
+                    && now.duration_since(kept.this_update) < half
+                    && still_true(&mut conn, &kept).await?
+                {
+                    if let Some((read_at, generation)) = memory {
+                        self.ocsp_memory.remember(generation, read_at, &kept);
+                    }
                     return Ok(kept.der);
                 }
             }
@@ -540,20 +573,145 @@ impl CaService {
                 .is_some_and(|a| a.status != CertStatus::Unknown)
         {
             let mut conn = self.store.conn().await?;
-            repo::put_ocsp(
-                &mut conn,
-                &OcspRow {
-                    serial: first_serial,
-                    hash_alg: alg.into(),
-                    ca_id: responder.ca_id.clone(),
-                    der: der.clone(),
-                    this_update: now,
-                    next_update: next,
-                },
-            )
-            .await?;
+            let row = OcspRow {
+                serial: first_serial,
+                hash_alg: alg.into(),
+                ca_id: responder.ca_id.clone(),
+                der: der.clone(),
+                this_update: now,
+                next_update: next,
+            };
+            repo::put_ocsp(&mut conn, &row).await?;
+            if let Some((read_at, generation)) = memory {
+                self.ocsp_memory.remember(generation, read_at, &row);
+            }
         }
         Ok(der)
+    }
+}
+
+/// Whether a kept response still tells the truth. Revocation deletes the kept responses
+/// in its transaction, but a response signed from a read just before that commit can be
+/// stored just after it; so a kept response is served only if it says `revoked` or the
+/// certificate is still not revoked (revocation is never undone).
+async fn still_true(conn: &mut honnin_store::Conn, kept: &OcspRow) -> Result<bool, OcspFailure> {
+    let Some(cert) = repo::get_certificate(conn, &kept.serial).await? else {
+        return Ok(false);
+    };
+    if cert.status != "revoked" {
+        return Ok(true);
+    }
+    Ok(
+        honnin_pki::OcspResponse::from_der(&kept.der).is_ok_and(|r| {
+            r.responses()
+                .first()
+                .is_some_and(|a| matches!(a.status, CertStatus::Revoked { .. }))
+        }),
+    )
+}
+
+/// The longest a kept response is served from memory: a revocation is answered within 1 s
+/// even by a process that did not make it.
+pub const OCSP_MEMORY_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Kept responses held in memory at most (about 2 KB each).
+const OCSP_MEMORY_MAX_ENTRIES: usize = 16_384;
+
+/// Kept OCSP responses in memory, by serial (hex) and CertID hash, each with the instant
+/// before the database read it came from. Served while younger than the TTL and fresh by
+/// the same rules as the kept rows; revocations through this service remove their serials
+/// and bump the generation, so that a response read before a revocation and remembered
+/// after it is dropped rather than kept.
+#[derive(Default)]
+pub(crate) struct OcspMemory {
+    entries: std::sync::RwLock<std::collections::HashMap<String, [Option<Remembered>; 2]>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+struct Remembered {
+    ca_id: String,
+    der: Vec<u8>,
+    this_update: jiff::Timestamp,
+    next_update: jiff::Timestamp,
+    read_at: std::time::Instant,
+}
+
+fn alg_slot(alg: &str) -> usize {
+    usize::from(alg != "sha1")
+}
+
+impl OcspMemory {
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A remembered response for `serial`, if it is younger than `ttl` (capped at
+    /// [`OCSP_MEMORY_MAX_TTL`]), of this responder's CA, and fresh at `now` like a kept
+    /// row (before nextUpdate, within the first half of its validity).
+    fn get(
+        &self,
+        serial: &str,
+        alg: &str,
+        ca_id: &str,
+        now: jiff::Timestamp,
+        ttl: std::time::Duration,
+    ) -> Option<Vec<u8>> {
+        let ttl = ttl.min(OCSP_MEMORY_MAX_TTL);
+        let map = self.entries.read().ok()?;
+        let r = map.get(serial)?[alg_slot(alg)].as_ref()?;
+        let half = r.next_update.duration_since(r.this_update) / 2;
+        (r.read_at.elapsed() < ttl
+            && r.ca_id == ca_id
+            && now < r.next_update
+            && now.duration_since(r.this_update) < half)
+            .then(|| r.der.clone())
+    }
+
+    /// Remembers a kept response read (or signed from a status read) after `read_at`,
+    /// unless a revocation came through this service since `generation` was taken.
+    fn remember(&self, generation: u64, read_at: std::time::Instant, row: &OcspRow) {
+        let Ok(mut map) = self.entries.write() else {
+            return;
+        };
+        if self.generation() != generation {
+            return;
+        }
+        if map.len() >= OCSP_MEMORY_MAX_ENTRIES && !map.contains_key(&row.serial) {
+            map.retain(|_, slots| {
+                slots
+                    .iter()
+                    .flatten()
+                    .any(|r| r.read_at.elapsed() < OCSP_MEMORY_MAX_TTL)
+            });
+            if map.len() >= OCSP_MEMORY_MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        let slots = map.entry(row.serial.clone()).or_default();
+        slots[alg_slot(&row.hash_alg)] = Some(Remembered {
+            ca_id: row.ca_id.clone(),
+            der: row.der.clone(),
+            this_update: row.this_update,
+            next_update: row.next_update,
+            read_at,
+        });
+    }
+
+    /// Drops what is remembered of `serials` (just revoked) and of any response being
+    /// remembered concurrently.
+    pub(crate) fn forget(&self, serials: &[String]) {
+        match self.entries.write() {
+            Ok(mut map) => {
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                for s in serials {
+                    map.remove(s.as_str());
+                }
+            }
+            Err(_) => {
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            }
+        }
     }
 }
 

@@ -368,6 +368,11 @@ pub enum CaCmd {
         #[command(flatten)]
         conn: crate::Conn,
     },
+    /// Apply pending registry notices to the certificates on the local database, as
+    /// `serve` does in the background (operations and crash tests). Prints one JSON line
+    /// per batch; stops when caught up (or after one batch with --once).
+    #[command(hide = true)]
+    ApplyNotices(ApplyNoticesArgs),
     /// Write every CA and link certificate as PEM into DIR.
     ExportRoots {
         #[command(flatten)]
@@ -395,6 +400,68 @@ pub struct CaInitArgs {
     pub public_url: Option<String>,
 }
 
+#[derive(Args, Debug)]
+pub struct ApplyNoticesArgs {
+    #[arg(long, env = "HONNIN_DATA_DIR", default_value = "honnin-data")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "HONNIN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Notices per transaction.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub batch: i64,
+    /// Apply one batch only.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// The CA service over the local database and key store (no server).
+async fn local_ca(config: &honnin_server::ServerConfig) -> Result<honnin_ca::CaService> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = match &config.database_url {
+        Some(u) => honnin_store::Store::open(u, Default::default()).await?,
+        None => honnin_store::Store::open_sqlite_dir(&config.data_dir, Default::default()).await?,
+    };
+    Ok(honnin_ca::CaService::new(
+        store,
+        std::sync::Arc::new(honnin_store::SystemClock),
+        honnin_server::open_keystore(config)?,
+        honnin_server::ca_config(config)?,
+    ))
+}
+
+async fn apply_notices(a: ApplyNoticesArgs) -> Result<()> {
+    use std::io::Write as _;
+    let ca = local_ca(&honnin_server::ServerConfig {
+        data_dir: a.data_dir,
+        database_url: a.database_url,
+        ..Default::default()
+    })
+    .await?;
+    let (mut notices, mut revoked) = (0usize, 0usize);
+    loop {
+        let r = match ca.apply_notices(a.batch).await {
+            Ok(r) => r,
+            // Another consumer moved the offset first; its work stands.
+            Err(honnin_ca::CaError::Store(honnin_store::StoreError::Concurrent(_))) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        notices += r.notices;
+        revoked += r.revoked.len();
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}",
+            json!({ "notices": r.notices, "revoked": r.revoked.len(), "last_seq": r.last_seq })
+        )?;
+        out.flush()?;
+        if a.once || r.notices == 0 {
+            break;
+        }
+    }
+    eprintln!("applied {notices} notice(s), revoked {revoked} certificate(s)");
+    Ok(())
+}
+
 pub async fn ca(cmd: CaCmd) -> Result<ExitCode> {
     match cmd {
         CaCmd::Init(a) => {
@@ -407,23 +474,11 @@ pub async fn ca(cmd: CaCmd) -> Result<ExitCode> {
                 public_url: a.public_url,
                 ..Default::default()
             };
-            std::fs::create_dir_all(&config.data_dir)?;
-            let store = match &config.database_url {
-                Some(u) => honnin_store::Store::open(u, Default::default()).await?,
-                None => {
-                    honnin_store::Store::open_sqlite_dir(&config.data_dir, Default::default())
-                        .await?
-                }
-            };
-            let ca = honnin_ca::CaService::new(
-                store,
-                std::sync::Arc::new(honnin_store::SystemClock),
-                honnin_server::open_keystore(&config)?,
-                honnin_server::ca_config(&config)?,
-            );
+            let ca = local_ca(&config).await?;
             let ids = ca.init(&honnin_core::Actor::system()).await?;
             println!("created {}", ids.join(", "));
         }
+        CaCmd::ApplyNotices(a) => apply_notices(a).await?,
         CaCmd::Rollover { conn } => {
             let v: Value = conn
                 .client()?

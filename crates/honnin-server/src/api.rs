@@ -588,6 +588,7 @@ pub fn ocsp_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(revocation_routes())
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
         })
@@ -614,11 +615,16 @@ async fn crl(
         .as_secs()
         .clamp(0, 3600);
     let cache = format!("public, max-age={max_age}");
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(etag.as_str())
-    {
+    // A list of tags, weak ones (`W/"…"`, as caches in front of the OCSP role send
+    // after recompressing) or `*` (RFC 9110 §13.1.2).
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
+    if matches {
         return Ok((
             StatusCode::NOT_MODIFIED,
             [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
@@ -642,9 +648,17 @@ fn ocsp_answer(der: Vec<u8>) -> axum::response::Response {
 
 async fn ocsp_post(
     State(st): State<AppState>,
-    body: axum::body::Bytes,
-) -> axum::response::Response {
-    ocsp_answer(st.ca.ocsp_respond(&body).await)
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    // Over 64 KiB (or an unreadable body): the API's error shape, not axum's plain text.
+    let body = body.map_err(|rej| {
+        ApiError::new(
+            rej.status(),
+            "invalid",
+            format!("OCSP request body: {}", rej.body_text()),
+        )
+    })?;
+    Ok(ocsp_answer(st.ca.ocsp_respond(&body).await))
 }
 
 async fn ocsp_get(

@@ -64,6 +64,11 @@ pub struct ServerConfig {
     pub role: String,
     /// Seconds between scheduled CRL publications.
     pub crl_interval_secs: u64,
+    /// Milliseconds a kept OCSP response is served from memory without a database read
+    /// (0 to 1000; 0: always read). Revocations made by this process are answered at
+    /// once; those made by another process (an `all` beside `--role ocsp` ones) within
+    /// this time.
+    pub ocsp_cache_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +87,7 @@ impl Default for ServerConfig {
             pkcs11_token: None,
             role: "all".into(),
             crl_interval_secs: 3600,
+            ocsp_cache_ms: 1000,
         }
     }
 }
@@ -258,6 +264,16 @@ pub fn ca_config(config: &ServerConfig) -> Result<CaConfig, StartError> {
             .ca_algorithm
             .parse()
             .map_err(|e| StartError::Config(format!("ca_algorithm: {e}")))?,
+        ocsp_memory_ttl: {
+            let ttl = std::time::Duration::from_millis(config.ocsp_cache_ms);
+            if ttl > honnin_ca::revocation::OCSP_MEMORY_MAX_TTL {
+                return Err(StartError::Config(format!(
+                    "ocsp_cache_ms {}: at most 1000 (revocations are answered within 1 s)",
+                    config.ocsp_cache_ms
+                )));
+            }
+            ttl
+        },
         ..CaConfig::default()
     })
 }

@@ -35,6 +35,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/ca/rollover"),
     ("post", "/api/v1/window/issue"),
     ("get", "/api/v1/residents/{my_number}/certificates"),
+    ("post", "/api/v1/certificates/{serial}/revoke"),
+    ("post", "/api/v1/ca/crls"),
+    ("get", "/crl/{ca_id}/{file}"),
+    ("post", "/ocsp"),
+    ("post", "/ocsp/{kind}"),
+    ("get", "/ocsp/{kind}/{request}"),
+];
+
+/// The routes `serve --role ocsp` serves (`ocsp_router`): health, CRLs and OCSP.
+const OCSP_ROLE_ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/crl/{ca_id}/{file}"),
+    ("post", "/ocsp"),
+    ("post", "/ocsp/{kind}"),
+    ("get", "/ocsp/{kind}/{request}"),
 ];
 
 const METHODS: &[&str] = &[
@@ -57,21 +72,9 @@ fn routes_in_doc(doc: &Value) -> BTreeSet<(String, String)> {
     out
 }
 
-/// The routes as written in `src/api.rs` (`.route("/x", get(a).post(b))`, the API's
-/// under `/api/v1`), so that a route added there without this test or the document
-/// being updated fails here.
-fn routes_in_source() -> BTreeSet<(String, String)> {
-    let src = include_str!("../src/api.rs");
-    let body = src
-        .split("pub fn router(")
-        .nth(1)
-        .expect("router() not found");
-    let body = body.split(".nest(\"/api/v1\"").next().unwrap();
-    let api_start = body
-        .find("let api = Router::new()")
-        .expect("the api router");
-    let outer_start = body.rfind("Router::new()").unwrap();
-    assert!(outer_start > api_start);
+/// The `.route(…)` calls in `body` as (method, path); paths before `api_end` (the
+/// `/api/v1` router's) get the prefix.
+fn routes_in(body: &str, api_end: Option<usize>) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for (at, _) in body.match_indices(".route(") {
         // The call's arguments, up to the matching parenthesis.
@@ -92,7 +95,7 @@ fn routes_in_source() -> BTreeSet<(String, String)> {
         let args = &args[..end];
         let path = args.split('"').nth(1).expect("route path");
         let handlers = args.splitn(3, '"').nth(2).unwrap();
-        let full = if at < outer_start {
+        let full = if api_end.is_some_and(|e| at < e) {
             format!("/api/v1{path}")
         } else {
             path.to_string()
@@ -109,6 +112,56 @@ fn routes_in_source() -> BTreeSet<(String, String)> {
         }
         assert!(found, "no method found in route {args:?}");
     }
+    out
+}
+
+/// The body of `fn <name>(` in `src`, up to the next top-level item.
+fn fn_body<'a>(src: &'a str, name: &str) -> &'a str {
+    let body = src
+        .split(&format!("fn {name}("))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{name}() not found"));
+    body.split("\n}\n").next().unwrap()
+}
+
+/// The routes of `revocation_routes()` (merged into both routers).
+fn revocation_routes_in_source() -> BTreeSet<(String, String)> {
+    routes_in(
+        fn_body(include_str!("../src/api.rs"), "revocation_routes"),
+        None,
+    )
+}
+
+/// The routes as written in `src/api.rs` (`.route("/x", get(a).post(b))`, the API's
+/// under `/api/v1`, plus `revocation_routes()` merged at the top level), so that a
+/// route added there without this test or the document being updated fails here.
+fn routes_in_source() -> BTreeSet<(String, String)> {
+    let src = include_str!("../src/api.rs");
+    let body = fn_body(src, "router");
+    let body = body.split(".nest(\"/api/v1\"").next().unwrap();
+    let api_start = body
+        .find("let api = Router::new()")
+        .expect("the api router");
+    let outer_start = body.rfind("Router::new()").unwrap();
+    assert!(outer_start > api_start);
+    let mut out = routes_in(body, Some(outer_start));
+    assert!(
+        body[outer_start..].contains(".merge(revocation_routes())"),
+        "router() no longer merges revocation_routes()"
+    );
+    out.extend(revocation_routes_in_source());
+    out
+}
+
+/// The routes of `ocsp_router()` (`serve --role ocsp`).
+fn ocsp_routes_in_source() -> BTreeSet<(String, String)> {
+    let body = fn_body(include_str!("../src/api.rs"), "ocsp_router");
+    let mut out = routes_in(body, None);
+    assert!(
+        body.contains(".merge(revocation_routes())"),
+        "ocsp_router() no longer merges revocation_routes()"
+    );
+    out.extend(revocation_routes_in_source());
     out
 }
 
@@ -129,6 +182,18 @@ fn document_lists_exactly_the_routes() {
     );
     let source = routes_in_source();
     assert_eq!(source, listed, "ROUTES is out of date with src/api.rs");
+    // `serve --role ocsp` serves health, CRLs and OCSP only, all documented.
+    let ocsp: BTreeSet<(String, String)> = OCSP_ROLE_ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        ocsp_routes_in_source(),
+        ocsp,
+        "OCSP_ROLE_ROUTES is out of date with ocsp_router()"
+    );
+    assert!(ocsp.is_subset(&documented));
+    assert!(ocsp.iter().all(|(_, p)| !p.starts_with("/api/")));
 }
 
 #[test]
@@ -266,10 +331,27 @@ fn references_parameters_and_errors_are_consistent() {
                 );
             }
         }
-        // Bodies are JSON.
+        // Bodies are JSON, except OCSP requests (DER).
         if let Some(b) = op.get("requestBody") {
+            let media = if path.starts_with("/ocsp") {
+                "application/ocsp-request"
+            } else {
+                "application/json"
+            };
+            assert!(b["content"][media]["schema"].is_object(), "{method} {path}");
+        }
+        // Binary answers: CRLs and OCSP responses.
+        let ok = responses
+            .iter()
+            .find(|(c, _)| c.starts_with('2'))
+            .map(|(_, r)| resolve(&doc, r))
+            .unwrap();
+        if path.starts_with("/crl/") {
+            assert!(ok["content"]["application/pkix-crl"].is_object(), "{path}");
+            assert!(responses.contains_key("304"), "{path} lacks its 304");
+        } else if path.starts_with("/ocsp") {
             assert!(
-                b["content"]["application/json"]["schema"].is_object(),
+                ok["content"]["application/ocsp-response"].is_object(),
                 "{method} {path}"
             );
         }

@@ -6,13 +6,36 @@ use honnin_store::audit::{self, AuditEntry};
 use honnin_store::{Backend, outbox};
 use honnin_testkit::{backends, count_rows, empty_backends, now};
 
+/// How many migrations there are: one `.sql` file each.
+fn migrations() -> i64 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let n = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sql")
+        })
+        .count();
+    i64::try_from(n).unwrap()
+}
+
+/// The counters the migrations seed: `outbox` (0001) and `crl` (0003).
+const COUNTERS: i64 = 2;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_idempotent_on_reopen() {
     for db in backends().await {
         let name = db.name;
         let store = &db.store;
-        assert_eq!(count_rows(store, "schema_migrations").await, 1, "{name}");
-        assert_eq!(count_rows(store, "counters").await, 1, "{name}");
+        assert_eq!(
+            count_rows(store, "schema_migrations").await,
+            migrations(),
+            "{name}"
+        );
+        assert_eq!(count_rows(store, "counters").await, COUNTERS, "{name}");
         assert_eq!(count_rows(store, "audit_state").await, 1, "{name}");
 
         // Some data before the reopen, which must survive it.
@@ -30,11 +53,11 @@ async fn migrations_are_idempotent_on_reopen() {
             assert_eq!(again.backend(), store.backend());
             assert_eq!(
                 count_rows(&again, "schema_migrations").await,
-                1,
+                migrations(),
                 "{name}: migration applied twice"
             );
             // The seed rows of the migration were not inserted again.
-            assert_eq!(count_rows(&again, "counters").await, 1, "{name}");
+            assert_eq!(count_rows(&again, "counters").await, COUNTERS, "{name}");
             assert_eq!(count_rows(&again, "audit_state").await, 1, "{name}");
             assert_eq!(
                 count_rows(&again, "audit_log").await,
@@ -61,8 +84,12 @@ async fn concurrent_opens_apply_migrations_once() {
         let (a, b, c, d) = tokio::join!(db.open(), db.open(), db.open(), db.open());
         for s in [a, b, c, d] {
             let s = s.unwrap_or_else(|e| panic!("{name}: concurrent first open failed: {e}"));
-            assert_eq!(count_rows(&s, "schema_migrations").await, 1, "{name}");
-            assert_eq!(count_rows(&s, "counters").await, 1, "{name}");
+            assert_eq!(
+                count_rows(&s, "schema_migrations").await,
+                migrations(),
+                "{name}"
+            );
+            assert_eq!(count_rows(&s, "counters").await, COUNTERS, "{name}");
             assert_eq!(count_rows(&s, "audit_state").await, 1, "{name}");
             s.close().await;
         }
