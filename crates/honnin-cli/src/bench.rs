@@ -59,6 +59,36 @@ pub enum BenchCmd {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Revocation: OCSP responses/s from kept responses, CRL generation, and registry
+    /// notices turned into revocations per second.
+    Ocsp {
+        /// Seconds of OCSP load.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Concurrent HTTP connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Residents issued through the API for the OCSP phase (two certificates each).
+        #[arg(long, default_value_t = 1000)]
+        residents: usize,
+        /// Revoke every n-th of those certificates (0: none).
+        #[arg(long, default_value_t = 10)]
+        revoke_every: usize,
+        /// Revoked serials in the CRL generation phase (0: skip the phase).
+        #[arg(long, default_value_t = 1_000_000)]
+        crl_entries: usize,
+        /// Residents (both certificates each) whose address changes are turned into
+        /// revocations in the notice-processing phase (0: skip the phase).
+        #[arg(long, default_value_t = 20_000)]
+        notice_residents: usize,
+        /// CertIDs hashed with SHA-256 instead of SHA-1 (what most clients send).
+        #[arg(long)]
+        sha256: bool,
+        /// Keep the server's data in DIR/data and write the certificates, CA
+        /// certificates and OCSP requests there (for scripts/bench-ocsp.sh).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
 }
 
 pub async fn run(cmd: BenchCmd) -> Result<std::process::ExitCode> {
@@ -77,6 +107,29 @@ pub async fn run(cmd: BenchCmd) -> Result<std::process::ExitCode> {
                 pkcs11_module,
                 token,
             )
+            .await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        BenchCmd::Ocsp {
+            duration,
+            connections,
+            residents,
+            revoke_every,
+            crl_entries,
+            notice_residents,
+            sha256,
+            export,
+        } => {
+            crate::bench_ocsp::ocsp(crate::bench_ocsp::OcspOpts {
+                duration: Duration::from_secs(duration),
+                connections,
+                residents,
+                revoke_every,
+                crl_entries,
+                notice_residents,
+                sha256,
+                export,
+            })
             .await?;
             Ok(std::process::ExitCode::SUCCESS)
         }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_issue;
+mod bench_ocsp;
 mod client;
 mod window;
 

@@ -65,9 +65,9 @@ pub struct ServerConfig {
     /// Seconds between scheduled CRL publications.
     pub crl_interval_secs: u64,
     /// Milliseconds a kept OCSP response is served from memory without a database read
-    /// (0 to 1000; 0: always read). Revocations made by this process are answered at
-    /// once; those made by another process (an `all` beside `--role ocsp` ones) within
-    /// this time.
+    /// (0 to 1000, default 750; 0: always read). Revocations made by this process are
+    /// answered at once; those made by another process (an `all` beside `--role ocsp`
+    /// ones) within this time.
     pub ocsp_cache_ms: u64,
 }
 
@@ -87,7 +87,7 @@ impl Default for ServerConfig {
             pkcs11_token: None,
             role: "all".into(),
             crl_interval_secs: 3600,
-            ocsp_cache_ms: 1000,
+            ocsp_cache_ms: 750,
         }
     }
 }
