@@ -1059,13 +1059,7 @@ fn pkcs11_ca_keys_on_softhsm2() {
     )
     .unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "pkcs11_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["pkcs11_child", "--exact", "--nocapture", "--test-threads=1"])
         .env("SOFTHSM2_CONF", &conf)
         .env("HONNIN_PKCS11_MODULE", &module)
         .env(CHILD_ENV, "1")
@@ -1119,7 +1113,6 @@ fn pkcs11_keystore(module: &Path, pin: &str) -> Result<KeyStore, CaError> {
 }
 
 #[tokio::test]
-#[ignore = "run by pkcs11_ca_keys_on_softhsm2 in a child process with its own SOFTHSM2_CONF"]
 async fn pkcs11_child() {
     use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::object::{Attribute, AttributeType, ObjectClass};

@@ -61,13 +61,7 @@ fn pkcs11_cards_on_softhsm2() {
     )
     .unwrap();
     let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "pkcs11_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["pkcs11_child", "--exact", "--nocapture", "--test-threads=1"])
         .env("SOFTHSM2_CONF", &conf)
         .env("HONNIN_PKCS11_MODULE", &module)
         .env(CHILD_ENV, "1")
@@ -88,7 +82,6 @@ fn pkcs11_cards_on_softhsm2() {
 
 /// The scenarios, run by `pkcs11_cards_on_softhsm2` in a child process.
 #[test]
-#[ignore = "run by pkcs11_cards_on_softhsm2 in a child process with its own SOFTHSM2_CONF"]
 fn pkcs11_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
