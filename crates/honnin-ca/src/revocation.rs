@@ -105,31 +105,55 @@ impl CaService {
                 ..Default::default()
             });
         };
+        // Set-based: one read of every affected resident's valid certificates, then one
+        // UPDATE per reason and one DELETE of kept OCSP answers for the whole batch.
+        let ruled: Vec<(
+            &honnin_store::outbox::OutboxEvent,
+            &'static [&'static str],
+            RevocationReason,
+        )> = events
+            .iter()
+            .filter_map(|e| {
+                let kind = e.payload["kind"].as_str().unwrap_or_default();
+                let changed: Vec<String> = e.payload["changed"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                rule_for(kind, &changed).map(|(kinds, reason)| (e, kinds, reason))
+            })
+            .collect();
+        let mut people: Vec<String> = ruled.iter().map(|(e, _, _)| e.key.clone()).collect();
+        people.sort();
+        people.dedup();
+        let mut valid: std::collections::HashMap<String, Vec<repo::ValidCert>> =
+            std::collections::HashMap::new();
+        for c in repo::valid_certificates_of_many(&mut tx, &people).await? {
+            valid.entry(c.my_number.clone()).or_default().push(c);
+        }
         let mut revoked = Vec::new();
+        let mut by_reason: std::collections::BTreeMap<&'static str, Vec<String>> =
+            std::collections::BTreeMap::new();
+        let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut entries = Vec::new();
-        for e in &events {
+        for (e, kinds, reason) in &ruled {
             let kind = e.payload["kind"].as_str().unwrap_or_default();
-            let changed: Vec<String> = e.payload["changed"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let Some((kinds, reason)) = rule_for(kind, &changed) else {
-                continue;
-            };
             let mut these = Vec::new();
-            for c in repo::valid_certificates_for(&mut tx, &e.key).await? {
+            for c in valid.get(&e.key).map(Vec::as_slice).unwrap_or_default() {
                 // A certificate issued after the change (a re-issue at the window while
                 // this consumer lagged or was down) already carries the new facts.
                 if c.issued_at <= e.created_at
                     && kinds.contains(&c.kind.as_str())
-                    && repo::revoke_certificate(&mut tx, &c.serial, reason.as_str(), now).await?
+                    && done.insert(c.serial.clone())
                 {
-                    repo::delete_ocsp(&mut tx, &c.serial).await?;
-                    these.push(c.serial);
+                    by_reason
+                        .entry(reason.as_str())
+                        .or_default()
+                        .push(c.serial.clone());
+                    these.push(c.serial.clone());
                 }
             }
             if !these.is_empty() {
@@ -147,6 +171,17 @@ impl CaService {
                 revoked.extend(these);
             }
         }
+        for (reason, serials) in &by_reason {
+            let n = repo::revoke_many(&mut tx, serials, reason, now).await?;
+            if n != serials.len() as u64 {
+                // Someone revoked one of them meanwhile: roll back and let the next pass
+                // see the current state.
+                return Err(CaError::Store(StoreError::Concurrent(
+                    "certificates revoked concurrently".into(),
+                )));
+            }
+        }
+        repo::delete_ocsp_many(&mut tx, &revoked).await?;
         audit::append_in_tx(&mut tx, now, &entries).await?;
         outbox::advance(&mut tx, CONSUMER, from, last).await?;
         honnin_store::commit(tx).await?;

@@ -493,3 +493,89 @@ pub async fn delete_ocsp(conn: &mut Conn, serial: &str) -> Result<(), StoreError
         .await?;
     Ok(())
 }
+
+/// A valid certificate as the revocation rules need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidCert {
+    pub serial: String,
+    pub my_number: String,
+    pub kind: String,
+    pub issued_at: jiff::Timestamp,
+}
+
+/// The valid certificates of many residents at once (one statement per 500 residents).
+pub async fn valid_certificates_of_many(
+    conn: &mut Conn,
+    my_numbers: &[String],
+) -> Result<Vec<ValidCert>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in my_numbers.chunks(500) {
+        let sql = format!(
+            "SELECT serial, my_number, kind, issued_at FROM certificates WHERE status = 'valid' AND my_number IN ({})",
+            crate::list_placeholders(conn, chunk.len())
+        );
+        let mut q = sqlx::query(crate::dsql(&sql));
+        for n in chunk {
+            q = q.bind(n.as_str());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(ValidCert {
+                serial: r.try_get(0)?,
+                my_number: r.try_get(1)?,
+                kind: r.try_get(2)?,
+                issued_at: from_micros(r.try_get(3)?),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Revokes many valid certificates with one reason; returns how many changed.
+pub async fn revoke_many(
+    conn: &mut Conn,
+    serials: &[String],
+    reason: &str,
+    at: jiff::Timestamp,
+) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for chunk in serials.chunks(500) {
+        // Placeholders after the two leading ones: numbered on PostgreSQL, anonymous on
+        // SQLite, where the two leading ones are anonymous too.
+        let sql = if crate::is_sqlite(conn) {
+            format!(
+                "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE status = 'valid' AND serial IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            )
+        } else {
+            format!(
+                "UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2 WHERE status = 'valid' AND serial IN ({})",
+                (3..3 + chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
+        let mut q = sqlx::query(crate::dsql(&sql)).bind(micros(at)).bind(reason);
+        for s in chunk {
+            q = q.bind(s.as_str());
+        }
+        n += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(n)
+}
+
+/// Forgets the kept OCSP responses of many certificates.
+pub async fn delete_ocsp_many(conn: &mut Conn, serials: &[String]) -> Result<(), StoreError> {
+    for chunk in serials.chunks(500) {
+        let sql = format!(
+            "DELETE FROM ocsp_responses WHERE serial IN ({})",
+            crate::list_placeholders(conn, chunk.len())
+        );
+        let mut q = sqlx::query(crate::dsql(&sql));
+        for s in chunk {
+            q = q.bind(s.as_str());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

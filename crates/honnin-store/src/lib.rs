@@ -212,7 +212,7 @@ pub(crate) fn list_placeholders(conn: &Conn, n: usize) -> String {
     }
 }
 
-fn is_sqlite(conn: &Conn) -> bool {
+pub(crate) fn is_sqlite(conn: &Conn) -> bool {
     conn.backend_name() == "SQLite"
 }
 
