@@ -283,7 +283,7 @@ fn rsa_spki_of(s: &Session, pubkey: ObjectHandle) -> Result<Vec<u8>, CaError> {
         }
     }
     match (n, e) {
-        (Some(n), Some(e)) => Ok(rsa_spki_der(&n, &e)),
+        (Some(n), Some(e)) => Ok(honnin_pki::rsa_spki_der(&n, &e)?),
         _ => Err(CaError::KeyStore(
             "the token did not return the RSA public key".into(),
         )),
@@ -342,51 +342,4 @@ pub(crate) fn write_new_secret(path: &Path, data: &[u8]) -> Result<(), CaError> 
     f.write_all(data)
         .and_then(|()| f.sync_all())
         .map_err(|e| CaError::KeyStore(format!("{}: {e}", path.display())))
-}
-
-fn der_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-}
-
-fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    der_len(&mut out, content.len());
-    out.extend_from_slice(content);
-    out
-}
-
-fn der_uint(bytes: &[u8]) -> Vec<u8> {
-    let trimmed: &[u8] = {
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        &bytes[skip.min(bytes.len().saturating_sub(1))..]
-    };
-    let mut v = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
-        v.push(0);
-    }
-    v.extend_from_slice(trimmed);
-    der_tlv(0x02, &v)
-}
-
-/// SubjectPublicKeyInfo of an RSA key from its modulus and exponent (big-endian).
-fn rsa_spki_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    // AlgorithmIdentifier { rsaEncryption, NULL }
-    const ALG: &[u8] = &[
-        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-    ];
-    let mut key = der_uint(n);
-    key.extend(der_uint(e));
-    let rsa_key = der_tlv(0x30, &key);
-    let mut bits = vec![0u8];
-    bits.extend(rsa_key);
-    let mut spki = ALG.to_vec();
-    spki.extend(der_tlv(0x03, &bits));
-    der_tlv(0x30, &spki)
 }

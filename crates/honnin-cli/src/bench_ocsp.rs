@@ -823,21 +823,13 @@ fn export(
     Ok(())
 }
 
-struct LoadResult {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    ok: usize,
-    errors: usize,
-}
-
 async fn load(
     http: &Http,
     base: &str,
     targets: Arc<Vec<Target>>,
     duration: Duration,
     connections: usize,
-) -> Result<LoadResult> {
+) -> Result<crate::bench::LoadResult> {
     let uris: Arc<Vec<hyper::Uri>> = Arc::new(
         ["auth", "sign"]
             .iter()
@@ -884,27 +876,5 @@ async fn load(
             (lat, errors)
         }));
     }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.context("load task")?;
-        all.extend(l);
-        errors += e;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if all.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        all[i] as f64 / 1000.0
-    };
-    Ok(LoadResult {
-        rate: all.len() as f64 / secs,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        ok: all.len(),
-        errors,
-    })
+    crate::bench::collect(tasks, start).await
 }

@@ -545,8 +545,25 @@ pub(crate) fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, PkiError> {
 
 #[cfg(test)]
 mod tests {
+
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn rsa_spki_from_token_components() {
+        let mut n = vec![0xc3u8; 256];
+        n[255] |= 1;
+        let spki = super::rsa_spki_der(&n, &[1, 0, 1]).unwrap();
+        assert_eq!(rsa_modulus_bits(&spki).unwrap(), Some(2048));
+        // Leading zero octets (as some tokens return them) encode the same key.
+        let mut padded = vec![0u8];
+        padded.extend_from_slice(&n);
+        assert_eq!(super::rsa_spki_der(&padded, &[1, 0, 1]).unwrap(), spki);
+        assert!(matches!(
+            super::rsa_spki_der(&[0xc3; 128], &[1, 0, 1]),
+            Err(PkiError::WeakKey { bits: 1024 })
+        ));
+    }
 
     #[test]
     fn serials_are_positive_20_octets() {
@@ -574,5 +591,21 @@ mod tests {
             assert_eq!(a.as_str().parse::<KeyAlgorithm>().unwrap(), a);
         }
         assert!("rsa1024".parse::<KeyAlgorithm>().is_err());
+    }
+}
+
+/// The SubjectPublicKeyInfo of an RSA key given its modulus and public exponent
+/// (big-endian magnitudes), as a PKCS#11 token reports them; checked like any key
+/// (RSA below 2048 bits is refused).
+pub fn rsa_spki_der(modulus: &[u8], exponent: &[u8]) -> Result<Vec<u8>, PkiError> {
+    use crate::derw;
+    let key = derw::seq(&[derw::uint(modulus), derw::uint(exponent)]);
+    let spki = derw::seq(&[
+        derw::seq(&[derw::oid(&crate::oids::RSA_ENCRYPTION), derw::null()]),
+        derw::bit_string(&key),
+    ]);
+    match rsa_modulus_bits(&spki)? {
+        Some(bits) if bits < 2048 => Err(PkiError::WeakKey { bits }),
+        _ => Ok(spki),
     }
 }

@@ -71,7 +71,7 @@ pub use issue::{
 };
 pub use keys::{
     KeyAlgorithm, SignatureAlgorithm, Signer, SoftwareKey, digest_info_sha256, random_serial,
-    rsa_modulus_bits, verify_signature,
+    rsa_modulus_bits, rsa_spki_der, verify_signature,
 };
 pub use ocsp::{
     CertId, CertStatus, HashAlgorithm, OCSP_MAX_CERT_IDS, OCSP_MAX_REQUEST_LEN, OCSP_RESPONDER_CN,
