@@ -543,6 +543,22 @@ pub(crate) fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, PkiError> {
     Ok(d.as_ref().to_vec())
 }
 
+/// The SubjectPublicKeyInfo of an RSA key given its modulus and public exponent
+/// (big-endian magnitudes), as a PKCS#11 token reports them; checked like any key
+/// (RSA below 2048 bits is refused).
+pub fn rsa_spki_der(modulus: &[u8], exponent: &[u8]) -> Result<Vec<u8>, PkiError> {
+    use crate::derw;
+    let key = derw::seq(&[derw::uint(modulus), derw::uint(exponent)]);
+    let spki = derw::seq(&[
+        derw::seq(&[derw::oid(&crate::oids::RSA_ENCRYPTION), derw::null()]),
+        derw::bit_string(&key),
+    ]);
+    match rsa_modulus_bits(&spki)? {
+        Some(bits) if bits < 2048 => Err(PkiError::WeakKey { bits }),
+        _ => Ok(spki),
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -591,21 +607,5 @@ mod tests {
             assert_eq!(a.as_str().parse::<KeyAlgorithm>().unwrap(), a);
         }
         assert!("rsa1024".parse::<KeyAlgorithm>().is_err());
-    }
-}
-
-/// The SubjectPublicKeyInfo of an RSA key given its modulus and public exponent
-/// (big-endian magnitudes), as a PKCS#11 token reports them; checked like any key
-/// (RSA below 2048 bits is refused).
-pub fn rsa_spki_der(modulus: &[u8], exponent: &[u8]) -> Result<Vec<u8>, PkiError> {
-    use crate::derw;
-    let key = derw::seq(&[derw::uint(modulus), derw::uint(exponent)]);
-    let spki = derw::seq(&[
-        derw::seq(&[derw::oid(&crate::oids::RSA_ENCRYPTION), derw::null()]),
-        derw::bit_string(&key),
-    ]);
-    match rsa_modulus_bits(&spki)? {
-        Some(bits) if bits < 2048 => Err(PkiError::WeakKey { bits }),
-        _ => Ok(spki),
     }
 }
