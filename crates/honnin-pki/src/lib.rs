@@ -14,6 +14,9 @@
 //! - Reading: [`Certificate`] with its [`Profile`], [`SignatureCertificate`]
 //!   and its [`SignatureFacts`], [`AuthenticationCertificate`],
 //!   [`parse_and_verify_csr`].
+//! - Signed messages: CMS SignedData ([`CmsSignRequest`] to make one with any
+//!   signer, a card included; [`parse_signed_message`] and
+//!   [`SignedMessage::verify`] to check one; BER input is re-encoded).
 //! - Rules of time: [`validity_end`], [`may_hold_signature_certificate`].
 //! - Revocation: [`build_crl`] / [`Crl`] (v2 CRLs, partitioned CRLs and
 //!   ARLs, with [`RevocationReason`]s), OCSP ([`parse_ocsp_request`],
@@ -45,7 +48,9 @@
 //! - **Feb 29 birthdays**: expiry on 28 Feb in common years, age counted from
 //!   1 Mar (see [`validity_end`]).
 
+mod ber;
 mod cert;
+mod cms;
 mod crl;
 mod csr;
 mod derw;
@@ -61,6 +66,11 @@ mod validity;
 pub use cert::{
     AuthenticationCertificate, Certificate, Profile, SignatureCertificate, SignatureFacts,
 };
+pub use cms::{
+    CMS_MAX_CERTIFICATES, CMS_MAX_LEN, CmsError, CmsSignRequest, CmsSignerInfo, DigestAlgorithm,
+    SignedAttributes, SignedMessage, SignerIdentifier, SigningCertHash, VerifiedSignature,
+    parse_signed_message,
+};
 pub use crl::{Crl, CrlParams, RevocationReason, RevokedEntry, build_crl};
 pub use csr::{CsrInfo, build_csr, csr_from_pem, csr_to_pem, parse_and_verify_csr};
 pub use error::PkiError;
@@ -75,9 +85,9 @@ pub use keys::{
 };
 pub use ocsp::{
     CertId, CertStatus, HashAlgorithm, OCSP_MAX_CERT_IDS, OCSP_MAX_REQUEST_LEN, OCSP_RESPONDER_CN,
-    OCSP_RESPONDER_MAX_VALIDITY_DAYS, OcspRequest, OcspResponse, OcspResponseStatus, ResponderId,
-    SingleResponse, build_ocsp_request, build_ocsp_responder_certificate, build_ocsp_response,
-    cert_id_for, ocsp_error_response, parse_ocsp_request,
+    OCSP_RESPONDER_MAX_VALIDITY_DAYS, OcspAnswer, OcspRequest, OcspResponse, OcspResponseStatus,
+    ResponderId, SingleResponse, build_ocsp_request, build_ocsp_responder_certificate,
+    build_ocsp_response, cert_id_for, check_ocsp_response, ocsp_error_response, parse_ocsp_request,
 };
 pub use validity::{may_hold_signature_certificate, validity_end};
 pub use zeroize::Zeroizing;

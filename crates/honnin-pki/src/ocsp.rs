@@ -994,3 +994,104 @@ mod tests {
         assert!(OcspResponse::from_der(&[0x30, 3, 0x0a, 1, 4]).is_err());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Relying party: checking a response
+// ---------------------------------------------------------------------------
+
+/// What a checked OCSP response says about one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspAnswer {
+    /// The status.
+    pub status: CertStatus,
+    /// producedAt.
+    pub produced_at: Timestamp,
+    /// thisUpdate.
+    pub this_update: Timestamp,
+    /// nextUpdate.
+    pub next_update: Option<Timestamp>,
+}
+
+/// Clock skew tolerated on thisUpdate (responder ahead of us).
+const OCSP_SKEW_SECONDS: i64 = 300;
+
+/// Checks an OCSP response about `cert_der` (issued by `issuer_der`) as a
+/// relying party would (RFC 6960 §3.2): a successful basic response; signed
+/// by the issuer itself or by a responder certificate the issuer issued with
+/// id-kp-OCSPSigning and valid at `now`; an answer whose CertID is this
+/// certificate's; thisUpdate not in the future (5 minutes of skew) and
+/// nextUpdate, when present, not in the past; the nonce echoed when one was
+/// sent and the response carries one.
+pub fn check_ocsp_response(
+    response_der: &[u8],
+    cert_der: &[u8],
+    issuer_der: &[u8],
+    now: Timestamp,
+    nonce: Option<&[u8]>,
+) -> Result<OcspAnswer, PkiError> {
+    let resp = OcspResponse::from_der(response_der)?;
+    if let Some(e) = resp.error_status() {
+        return Err(PkiError::profile(format!(
+            "the OCSP responder answered {e}"
+        )));
+    }
+    let issuer = Certificate::from_der(issuer_der)?;
+    let issuer_spki = issuer.subject_public_key_der();
+    let signer_spki = match resp.responder_certificate() {
+        Some(r) if r.der() != issuer_der => {
+            r.verify_signed_by(&issuer_spki).map_err(|_| {
+                PkiError::profile("the OCSP responder certificate was not issued by the CA")
+            })?;
+            if r.issuer_name_der() != issuer.subject_name_der() {
+                return Err(PkiError::profile(
+                    "the OCSP responder certificate names another issuer",
+                ));
+            }
+            if !has_ocsp_signing(&r)? {
+                return Err(PkiError::profile(
+                    "the OCSP responder certificate lacks id-kp-OCSPSigning",
+                ));
+            }
+            if !r.is_valid_at(now) {
+                return Err(PkiError::profile(
+                    "the OCSP responder certificate is not valid now",
+                ));
+            }
+            r.subject_public_key_der()
+        }
+        _ => issuer_spki,
+    };
+    resp.verify_signed_by(&signer_spki)
+        .map_err(|_| PkiError::BadSignature {
+            what: "OCSP response",
+        })?;
+    if let (Some(sent), Some(got)) = (nonce, resp.nonce())
+        && sent != got
+    {
+        return Err(PkiError::profile("the OCSP response echoes another nonce"));
+    }
+    let single = [HashAlgorithm::Sha1, HashAlgorithm::Sha256]
+        .into_iter()
+        .filter_map(|alg| cert_id_for(cert_der, issuer_der, alg).ok())
+        .find_map(|id| resp.find(&id))
+        .ok_or_else(|| PkiError::profile("the OCSP response is about other certificates"))?;
+    let skew = jiff::SignedDuration::from_secs(OCSP_SKEW_SECONDS);
+    if single.this_update > now + skew {
+        return Err(PkiError::Validity {
+            reason: format!("OCSP thisUpdate {} is in the future", single.this_update),
+        });
+    }
+    if let Some(n) = single.next_update
+        && n < now
+    {
+        return Err(PkiError::Validity {
+            reason: format!("OCSP response is stale (nextUpdate {n})"),
+        });
+    }
+    Ok(OcspAnswer {
+        status: single.status,
+        produced_at: resp.produced_at().unwrap_or(single.this_update),
+        this_update: single.this_update,
+        next_update: single.next_update,
+    })
+}

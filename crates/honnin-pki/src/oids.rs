@@ -69,3 +69,31 @@ pub const OTHER_NAME_ADDRESS_FLAGS: Oid = Oid::new_unwrap("1.2.392.200149.8.5.5.
 /// X.520 `pseudonym`: carries the 通称 (alias) in a subjectAltName
 /// directoryName (see docs/pki-profiles.md).
 pub const AT_PSEUDONYM: Oid = Oid::new_unwrap("2.5.4.65");
+
+// CMS (RFC 5652) and ESS (RFC 5035).
+/// `id-data`.
+pub const CMS_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
+/// `id-signedData`.
+pub const CMS_SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
+/// `id-contentType` signed attribute.
+pub const ATTR_CONTENT_TYPE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.3");
+/// `id-messageDigest` signed attribute.
+pub const ATTR_MESSAGE_DIGEST: Oid = Oid::new_unwrap("1.2.840.113549.1.9.4");
+/// `id-signingTime` signed attribute.
+pub const ATTR_SIGNING_TIME: Oid = Oid::new_unwrap("1.2.840.113549.1.9.5");
+/// `id-aa-signingCertificateV2` (ESS, RFC 5035).
+pub const ATTR_SIGNING_CERTIFICATE_V2: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.47");
+/// `id-aa-signingCertificate` (ESS v1, SHA-1 certificate hash).
+pub const ATTR_SIGNING_CERTIFICATE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.12");
+/// SHA-384.
+pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
+/// SHA-512.
+pub const SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");
+/// `sha384WithRSAEncryption`.
+pub const SHA384_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
+/// `sha512WithRSAEncryption`.
+pub const SHA512_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
+/// `ecdsa-with-SHA384`.
+pub const ECDSA_WITH_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
+/// `id-RSASSA-PSS`.
+pub const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");
