@@ -23,6 +23,9 @@
 //!   [`build_ocsp_response`], [`OcspResponse`], [`ocsp_error_response`]) and
 //!   the delegated responder's certificate
 //!   ([`build_ocsp_responder_certificate`]).
+//! - Path validation: [`path::validate`] (RFC 5280 §6 with path building,
+//!   policies, name constraints and CRL revocation via [`path::CrlSet`]; an
+//!   optional CA/Browser Forum profile), judged by x509-limbo (`docs/limbo.md`).
 //!
 //! The profiles are described field by field in `docs/pki-profiles.md` (repository
 //! root). Choices made where the real system is not public:
@@ -59,6 +62,7 @@ mod issue;
 mod keys;
 mod ocsp;
 pub mod oids;
+pub mod path;
 pub mod pem;
 mod pkcs8enc;
 mod validity;
