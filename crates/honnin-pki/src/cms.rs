@@ -363,6 +363,8 @@ pub struct SignedMessage {
 pub struct VerifiedSignature {
     /// The signer's certificate (DER).
     pub signer_certificate: Vec<u8>,
+    /// Its SHA-256 (a cache key for callers).
+    pub signer_certificate_sha256: Vec<u8>,
     /// The signing-time attribute (a claim).
     pub signing_time: Option<Timestamp>,
     /// The digest algorithm used.
@@ -677,15 +679,13 @@ impl SignedMessage {
     }
 
     fn matches_sid(&self, der: &[u8]) -> bool {
-        let Ok(cert) = Certificate::from_der(der) else {
-            return false;
-        };
         match &self.signer.sid {
+            // The common case, without decoding the whole certificate.
             SignerIdentifier::IssuerAndSerial { issuer, serial } => {
-                cert.issuer_name_der() == *issuer
-                    && cert.inner().tbs_certificate().serial_number().as_bytes() == &serial[..]
+                tbs_fields(der).is_some_and(|f| f.issuer == &issuer[..] && f.serial == &serial[..])
             }
-            SignerIdentifier::SubjectKeyId(k) => cert.subject_key_id().as_deref() == Some(&k[..]),
+            SignerIdentifier::SubjectKeyId(k) => Certificate::from_der(der)
+                .is_ok_and(|c| c.subject_key_id().as_deref() == Some(&k[..])),
         }
     }
 
@@ -720,8 +720,10 @@ impl SignedMessage {
             .to_vec();
         let si = &self.signer;
         let attrs = &si.signed_attributes;
+        let signer_sha256 = DigestAlgorithm::Sha256.digest(&signer_cert);
         if let Some((alg, hash)) = &attrs.signing_certificate {
             let actual = match alg {
+                SigningCertHash::Digest(DigestAlgorithm::Sha256) => signer_sha256.clone(),
                 SigningCertHash::Digest(d) => d.digest(&signer_cert),
                 SigningCertHash::Sha1 => crate::HashAlgorithm::Sha1.digest(&signer_cert),
             };
@@ -733,9 +735,11 @@ impl SignedMessage {
         if content_digest != attrs.message_digest {
             return Err(CmsError::HashFailure);
         }
-        let cert = Certificate::from_der(&signer_cert).map_err(pki)?;
+        let spki = tbs_fields(&signer_cert)
+            .ok_or_else(|| format("the signer's certificate is malformed"))?
+            .spki;
         verify_attrs_signature(
-            &cert.subject_public_key_der(),
+            spki,
             &si.signature_algorithm,
             si.digest_algorithm,
             &attrs.der,
@@ -743,11 +747,39 @@ impl SignedMessage {
         )?;
         Ok(VerifiedSignature {
             signer_certificate: signer_cert,
+            signer_certificate_sha256: signer_sha256,
             signing_time: attrs.signing_time,
             digest_algorithm: si.digest_algorithm,
             content_digest,
         })
     }
+}
+
+/// The parts of a certificate that name and key it, read without decoding the
+/// rest: tbsCertificate { [0] version, serialNumber, signature, issuer, validity,
+/// subject, subjectPublicKeyInfo, … }.
+struct TbsFields<'a> {
+    serial: &'a [u8],
+    issuer: &'a [u8],
+    spki: &'a [u8],
+}
+
+fn tbs_fields(der: &[u8]) -> Option<TbsFields<'_>> {
+    let outer = derw::split_tlv(der).filter(|t| t.tag == SEQUENCE)?;
+    let tbs = derw::split_tlv(outer.content).filter(|t| t.tag == SEQUENCE)?;
+    let mut r = Reader::new(tbs.content, "certificate");
+    r.optional(derw::ctx_cons(0), "version").ok()?;
+    let serial = r.expect(derw::INTEGER, "serialNumber").ok()?.content;
+    r.expect(SEQUENCE, "signature").ok()?;
+    let issuer = r.expect(SEQUENCE, "issuer").ok()?.whole;
+    r.expect(SEQUENCE, "validity").ok()?;
+    r.expect(SEQUENCE, "subject").ok()?;
+    let spki = r.expect(SEQUENCE, "subjectPublicKeyInfo").ok()?.whole;
+    Some(TbsFields {
+        serial,
+        issuer,
+        spki,
+    })
 }
 
 fn verify_attrs_signature(
