@@ -89,10 +89,32 @@ pub enum BenchCmd {
         #[arg(long)]
         export: Option<PathBuf>,
     },
+    /// Signed applications verified per second in-process (signature, path,
+    /// OCSP from cache, the 4 facts) against the raw RSA-2048 verification rate.
+    Verify {
+        /// Seconds of each phase.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Distinct signed documents.
+        #[arg(long, default_value_t = 1000)]
+        documents: usize,
+        /// Also write the documents, ca.pem and ca.crl here (for scripts/bench-verify.sh).
+        #[arg(long)]
+        files: Option<PathBuf>,
+    },
 }
 
 pub async fn run(cmd: BenchCmd) -> Result<std::process::ExitCode> {
     match cmd {
+        BenchCmd::Verify {
+            duration,
+            documents,
+            files,
+        } => {
+            crate::bench_verify::verify(Duration::from_secs(duration), documents.max(1), files)
+                .await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         BenchCmd::Issue {
             duration,
             connections,

@@ -3,7 +3,10 @@
 mod bench;
 mod bench_issue;
 mod bench_ocsp;
+mod bench_verify;
 mod client;
+mod pki_validate;
+mod sign;
 mod window;
 
 use std::io::{BufRead, Write};
@@ -72,6 +75,15 @@ impl Conn {
 enum Command {
     /// Run the server (every role in one process).
     Serve(ServeArgs),
+    /// Sign a file with the card (CMS SignedData; signature PIN asked).
+    Sign(sign::SignArgs),
+    /// Verify a signed application: signature, path, revocation, the form's facts.
+    Verify(sign::VerifyArgs),
+    /// Certificate tools for operators and external suites.
+    Pki {
+        #[command(subcommand)]
+        cmd: PkiCmd,
+    },
     /// The resident registry (住基).
     Registry {
         #[command(flatten)]
@@ -168,6 +180,13 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "HONNIN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum PkiCmd {
+    /// RFC 5280 path validation in the manner of `openssl verify`: exit 0 valid, 1 not
+    /// valid (the reason printed), 2 usage errors.
+    Validate(pki_validate::ValidateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -421,6 +440,11 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(a) => serve(a).await,
+        Command::Sign(a) => sign::sign(&a),
+        Command::Verify(a) => Ok(sign::verify(&a).await),
+        Command::Pki {
+            cmd: PkiCmd::Validate(a),
+        } => pki_validate::run(&a),
         Command::Registry { conn, cmd } => registry(conn, cmd).await,
         Command::Audit { conn, cmd } => audit(conn, cmd).await,
         Command::Operator { conn, cmd } => operator(conn, cmd).await,

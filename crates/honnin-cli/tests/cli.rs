@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_honnin");
-const CHIYODA: &str = "131016";
+mod common;
+use common::*;
 
 /// `honnin serve` running in a temporary directory; killed when dropped.
 struct Served {
@@ -27,26 +27,6 @@ impl Drop for Served {
             let _ = c.wait();
         }
     }
-}
-
-/// A `honnin` command with no `HONNIN_*` variables from the environment.
-fn honnin() -> Command {
-    let mut c = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HONNIN_") {
-            c.env_remove(k);
-        }
-    }
-    c.env("NO_COLOR", "1");
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `GET path` over a plain TCP connection: (status, body).
@@ -184,10 +164,6 @@ impl Served {
         );
         (text(&out.stdout), text(&out.stderr))
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn write_csv(dir: &Path, name: &str, rows: &[&str]) -> String {

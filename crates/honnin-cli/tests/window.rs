@@ -20,10 +20,9 @@ use std::time::{Duration, Instant};
 use honnin_pki::{Certificate, Profile, SignatureCertificate};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_honnin");
-const CHIYODA: &str = "131016";
-const AUTH_PIN: &str = "1234";
-const SIGN_PIN: &str = "ABC123";
+mod common;
+use common::*;
+
 /// The JPKI otherNames of the signature certificate (name … address flags).
 const FACT_OIDS: [&str; 6] = [
     "1.2.392.200149.8.5.5.1",
@@ -39,33 +38,6 @@ const POLICY_AUTH: &str = "1.2.392.200149.8.5.1.3.30";
 // ---------------------------------------------------------------------------
 // Tools
 // ---------------------------------------------------------------------------
-
-fn tools_required() -> bool {
-    std::env::var("HONNIN_REQUIRE_TOOLS").is_ok_and(|v| v.trim() == "1")
-}
-
-fn missing(what: &str) {
-    assert!(
-        !tools_required(),
-        "{what} not found and HONNIN_REQUIRE_TOOLS=1"
-    );
-    eprintln!("note: {what} not found; skipping the checks that need it");
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn openssl() -> Option<PathBuf> {
-    let p = on_path("openssl");
-    if p.is_none() {
-        missing("openssl");
-    }
-    p
-}
 
 fn pkilint() -> Option<PathBuf> {
     let p = std::env::var_os("HONNIN_PKILINT_BIN")
@@ -137,14 +109,6 @@ impl SoftHsm {
     }
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn text_of(out: &Output) -> String {
-    format!("{}{}", text(&out.stdout), text(&out.stderr))
-}
-
 fn run_tool(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
 }
@@ -197,14 +161,6 @@ fn honnin() -> Command {
     }
     c.env("NO_COLOR", "1");
     c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
@@ -506,10 +462,6 @@ impl Served {
     }
 }
 
-fn today() -> jiff::civil::Date {
-    honnin_core::today_jst(jiff::Timestamp::now())
-}
-
 #[derive(Debug, Clone)]
 struct Resident {
     my_number: String,
@@ -743,6 +695,54 @@ fn window_issue_onto_software_and_softhsm_cards() {
     assert_eq!(show["sign"]["key"], true, "{show}");
     let hsm_sign_pem = srv.export(&p11, "sign", "hsm-sign");
     let hsm_auth_pem = srv.export(&p11, "auth", "hsm-auth");
+
+    // The SoftHSM2 card signs documents (signature key) and login challenges
+    // (authentication key, its own PIN); `honnin verify` accepts both, with the
+    // signer certificate the token holds.
+    let form = srv.path("hsm-form.txt");
+    std::fs::write(&form, "転居届".as_bytes()).unwrap();
+    for (key, pin_flag, pin, pem) in [
+        ("sign", "--sign-pin", SIGN_PIN, &hsm_sign_pem),
+        ("auth", "--auth-pin", AUTH_PIN, &hsm_auth_pem),
+    ] {
+        let p7s = srv.path(&format!("hsm-{key}.p7s"));
+        let mut a = vec!["sign", "--key", key, pin_flag, pin, "--out"];
+        a.push(p7s.to_str().unwrap());
+        a.extend(p11);
+        a.push(form.to_str().unwrap());
+        let out = srv.local(&a);
+        assert!(out.status.success(), "sign --key {key}: {}", text_of(&out));
+        let out = srv.local(&[
+            "verify",
+            p7s.to_str().unwrap(),
+            "--trust",
+            roots.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", text_of(&out)));
+        assert_eq!(report["indication"], "TOTAL_PASSED", "{report:#}");
+        assert_eq!(out.status.code(), Some(0));
+        let chain_serial = report["chain"][0]["serial"].as_str().unwrap().to_string();
+        assert_eq!(
+            chain_serial,
+            Certificate::from_der(&der_of(pem)).unwrap().serial_hex()
+        );
+    }
+    // A wrong signature PIN signs nothing.
+    let bad = srv.path("hsm-bad.p7s");
+    let mut a = vec![
+        "sign",
+        "--sign-pin",
+        "WRONG9",
+        "--out",
+        bad.to_str().unwrap(),
+    ];
+    a.extend(p11);
+    a.push(form.to_str().unwrap());
+    assert!(!srv.local(&a).status.success());
+    assert!(!bad.exists());
 
     let a = Certificate::from_der(&der_of(&sign_pem)).unwrap();
     let b = Certificate::from_der(&der_of(&hsm_sign_pem)).unwrap();

@@ -174,6 +174,10 @@ pub fn router(state: AppState) -> Router {
         .route("/residents/{my_number}/certificates", get(certificates_of))
         .route("/certificates/{serial}/revoke", post(revoke))
         .route("/ca/crls", post(publish_crls))
+        .route(
+            "/verify",
+            post(crate::verify::verify).layer(DefaultBodyLimit::max(96 * 1024 * 1024)),
+        )
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .route("/healthz", get(healthz))

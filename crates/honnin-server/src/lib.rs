@@ -7,6 +7,7 @@
 mod api;
 mod demo;
 mod error;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -37,6 +37,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/residents/{my_number}/certificates"),
     ("post", "/api/v1/certificates/{serial}/revoke"),
     ("post", "/api/v1/ca/crls"),
+    ("post", "/api/v1/verify"),
     ("get", "/crl/{ca_id}/{file}"),
     ("post", "/ocsp"),
     ("post", "/ocsp/{kind}"),

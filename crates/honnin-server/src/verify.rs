@@ -1,0 +1,160 @@
+//! `POST /api/v1/verify`: agencies verify signed applications against this
+//! server's CAs, with revocation answered in-process by the CA's own OCSP
+//! responder and CRLs (the same checks as over HTTP: responses are parsed and
+//! their signatures verified like any other).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use base64::Engine;
+use honnin_ca::CaService;
+use honnin_verify::{
+    ExpectedFacts, FetchFuture, Fetcher, RevocationMode, TrustStore, Verifier, VerifierConfig,
+    VerifyRequest,
+};
+use serde::Deserialize;
+
+use crate::api::{ApiJson, Authed};
+use crate::{ApiError, AppState};
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    /// The CMS SignedData, base64.
+    signed: String,
+    /// The content of a detached signature, base64.
+    #[serde(default)]
+    content: Option<String>,
+    /// The agency's recorded receipt time (proof of existence), RFC 3339.
+    #[serde(default)]
+    received_at: Option<jiff::Timestamp>,
+    /// Validate at this time instead of now.
+    #[serde(default)]
+    at: Option<jiff::Timestamp>,
+    /// The form's fields.
+    #[serde(default)]
+    expected: ExpectedFacts,
+    /// `hard` (default) or `soft`.
+    #[serde(default)]
+    revocation: Option<String>,
+}
+
+fn b64(field: &str, s: &str) -> Result<Vec<u8>, ApiError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| ApiError::bad_request(field, format!("not base64: {e}")))
+}
+
+/// Answers CRL and OCSP URLs of this server from the CA service.
+struct InProcess {
+    ca: CaService,
+}
+
+/// The path of an `http://host[:port]/path` URL.
+fn url_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    rest.find('/').map(|i| &rest[i..])
+}
+
+impl Fetcher for InProcess {
+    fn get<'a>(&'a self, url: &'a str) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let path = url_path(url).ok_or_else(|| format!("{url}: not an http URL"))?;
+            let mut parts = path.trim_start_matches('/').split('/');
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some("crl"), Some(ca_id), Some(file), None) => {
+                    let scope = file
+                        .strip_suffix(".crl")
+                        .ok_or_else(|| format!("{url}: not a CRL of this CA"))?;
+                    let row = self
+                        .ca
+                        .crl(ca_id, scope)
+                        .await
+                        .map_err(|e| format!("{url}: {e}"))?;
+                    Ok(row.der)
+                }
+                _ => Err(format!("{url}: not a CRL of this CA")),
+            }
+        })
+    }
+
+    fn post_ocsp<'a>(&'a self, url: &'a str, request: Vec<u8>) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let path = url_path(url).ok_or_else(|| format!("{url}: not an http URL"))?;
+            if !path.starts_with("/ocsp") {
+                return Err(format!("{url}: not an OCSP URL of this CA"));
+            }
+            Ok(self.ca.ocsp_respond(&request).await)
+        })
+    }
+}
+
+pub(crate) async fn verify(
+    State(st): State<AppState>,
+    Authed(_actor): Authed,
+    ApiJson(b): ApiJson<VerifyBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let signed = b64("signed", &b.signed)?;
+    let content = b
+        .content
+        .as_deref()
+        .map(|c| b64("content", c))
+        .transpose()?;
+    let revocation = match b.revocation.as_deref() {
+        None | Some("hard") => RevocationMode::HardFail,
+        Some("soft") => RevocationMode::SoftFail,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "revocation",
+                "expected \"hard\" or \"soft\"",
+            ));
+        }
+    };
+    let mut trust = TrustStore::default();
+    for ca in st.ca.published().await? {
+        let der =
+            honnin_pki::pem::decode(&ca.pem, "CERTIFICATE", "CA certificate").map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?;
+        trust.add(der);
+    }
+    let verifier = Verifier::new(VerifierConfig {
+        trust,
+        revocation,
+        offline_crls: Vec::new(),
+        fetcher: Some(Arc::new(InProcess { ca: st.ca.clone() })),
+        // Next to the CA: always ask it afresh.
+        max_cache_age: Some(jiff::SignedDuration::ZERO),
+    });
+    let req = VerifyRequest {
+        signed,
+        content,
+        received_at: b.received_at,
+        at: b.at,
+        expected: b.expected,
+    };
+    let report = verifier
+        .verify(&req, st.clock.now())
+        .await
+        .map_err(|e| ApiError::bad_request("received_at", e.to_string()))?;
+    Ok(Json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_path;
+
+    #[test]
+    fn url_paths() {
+        assert_eq!(url_path("http://h:8080/crl/a/b.crl"), Some("/crl/a/b.crl"));
+        assert_eq!(url_path("http://h/ocsp"), Some("/ocsp"));
+        assert_eq!(url_path("ftp://h/ocsp"), None);
+        assert_eq!(url_path("http://h"), None);
+    }
+}
