@@ -524,6 +524,34 @@ impl CaService {
         Ok(out)
     }
 
+    /// Logs that `actor` verified a signature made with the certificate `serial`
+    /// (hex) and what the verification concluded, against the resident it was
+    /// issued to, so the resident can see who checked their signatures. Durable
+    /// before it returns: the caller answers only after. A serial this CA did not
+    /// issue is logged without a resident.
+    pub async fn log_verification(
+        &self,
+        actor: &Actor,
+        serial_hex: &str,
+        outcome: &str,
+    ) -> Result<(), CaError> {
+        let serial = serial_hex.to_ascii_lowercase();
+        let mut tx = self.store.begin().await?;
+        let cert = repo::get_certificate(&mut tx, &serial).await?;
+        let mut entry = AuditEntry::new("signature-verification", &actor.operator, outcome)
+            .items("signature certificate")
+            .detail(format!("certificate {serial}"));
+        if let Some(agency) = &actor.agency {
+            entry = entry.agency(agency.clone(), None);
+        }
+        if let Some(c) = cert {
+            entry = entry.subject(c.my_number);
+        }
+        audit::append_in_tx(&mut tx, self.clock.now(), &[entry]).await?;
+        honnin_store::commit(tx).await?;
+        Ok(())
+    }
+
     /// A resident's certificates (window clerk of their municipality, or admin).
     pub async fn certificates_of(
         &self,

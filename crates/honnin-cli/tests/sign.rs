@@ -239,6 +239,33 @@ fn card_signature_verifies_then_revocation_is_judged_by_proof_of_existence() {
         &json!({ "signed": b64(&new) }),
     );
     assert_eq!(indication(&r.json()).1, "REVOKED");
+    // Each verification through the API is in the resident's access log: who,
+    // which certificate, what it concluded.
+    let log = get_json(
+        &srv.addr,
+        "/api/v1/audit?kind=signature-verification&limit=100",
+        &srv.admin(),
+    );
+    let entries = log.as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{log:#}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["subject"] == a.my_number.as_str() && e["operator"] == "agency-nenkin"),
+        "{log:#}"
+    );
+    let outcomes: Vec<_> = entries
+        .iter()
+        .map(|e| e["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "INDETERMINATE/REVOKED_NO_POE",
+            "TOTAL_PASSED",
+            "TOTAL_FAILED/REVOKED"
+        ]
+    );
     // Refusals: no token, bad base64, a receipt time in the future.
     let r = post_json(&srv.addr, "/api/v1/verify", None, &json!({ "signed": "" }));
     assert_eq!(r.status, 401);

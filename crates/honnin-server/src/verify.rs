@@ -97,7 +97,7 @@ impl Fetcher for InProcess {
 
 pub(crate) async fn verify(
     State(st): State<AppState>,
-    Authed(_actor): Authed,
+    Authed(actor): Authed,
     ApiJson(b): ApiJson<VerifyBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let signed = b64("signed", &b.signed)?;
@@ -143,6 +143,17 @@ pub(crate) async fn verify(
         .verify(&req, st.clock.now())
         .await
         .map_err(|e| ApiError::bad_request("received_at", e.to_string()))?;
+    // Who verified whose signature is logged (and durable) before the report,
+    // which repeats the certificate's facts, leaves.
+    if let Some(signer) = report.chain.first() {
+        let outcome = match report.sub_indication_str() {
+            Some(sub) => format!("{}/{sub}", report.indication.as_str()),
+            None => report.indication.as_str().to_owned(),
+        };
+        st.ca
+            .log_verification(&actor, &signer.serial, &outcome)
+            .await?;
+    }
     Ok(Json(report))
 }
 
