@@ -2,9 +2,9 @@
 //! client subcommands.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -14,79 +14,23 @@ use common::*;
 
 /// `honnin serve` running in a temporary directory; killed when dropped.
 struct Served {
-    child: Option<Child>,
+    child: Guard,
     server: String,
     addr: String,
     dir: tempfile::TempDir,
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// `GET path` over a plain TCP connection: (status, body).
-fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
-    let status = buf
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
 impl Served {
     fn start() -> Served {
         let dir = tempfile::tempdir().unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let child = honnin()
-            .args(["serve", "--listen", &addr, "--data-dir"])
-            .arg(dir.path().join("data"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut s = Served {
-            child: Some(child),
+        let (child, addr) =
+            spawn_serve(&dir.path().join("data"), &dir.path().join("serve.log"), &[]);
+        Served {
+            child,
             server: format!("http://{addr}"),
             addr,
             dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok((200, body)) = http_get(&s.addr, "/healthz") {
-                assert!(body.contains("\"ok\""), "{body}");
-                break;
-            }
-            if let Some(status) = s.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("serve exited early ({status}): {}", s.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not come up: {}",
-                s.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        s
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -626,7 +570,7 @@ fn cli_end_to_end() {
 
     // SIGTERM: a graceful shutdown, exit status 0.
     let mut srv = srv;
-    let mut child = srv.child.take().unwrap();
+    let mut child = srv.child.0.take().unwrap();
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -645,7 +589,7 @@ fn cli_end_to_end() {
     };
     assert_eq!(status.code(), Some(0), "{}", srv.log());
     assert!(srv.log().contains("shutting down"), "{}", srv.log());
-    assert!(http_get(&srv.addr, "/healthz").is_err());
+    assert!(std::net::TcpStream::connect(&srv.addr).is_err());
 }
 
 #[test]

@@ -12,10 +12,8 @@
 //! environment, so every child that touches a token gets its own via `Command::env`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use honnin_pki::{Certificate, Profile, SignatureCertificate};
 use serde_json::Value;
@@ -151,55 +149,13 @@ fn lint(pkilint: &Path, pem: &Path) {
 // The server
 // ---------------------------------------------------------------------------
 
-/// A `honnin` command with no `HONNIN_*` variables from the environment.
-fn honnin() -> Command {
-    let mut c = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HONNIN_") || k == "SOFTHSM2_CONF" {
-            c.env_remove(k);
-        }
-    }
-    c.env("NO_COLOR", "1");
-    c
-}
-
-fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
-    let status = buf
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
 /// `honnin serve` in a temporary directory; killed when dropped.
 struct Served {
-    child: Option<Child>,
+    _child: Guard,
     server: String,
     dir: tempfile::TempDir,
     /// Environment for every child (SoftHSM2 configuration, PKCS#11 PIN).
     env: Vec<(String, String)>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 impl Served {
@@ -209,41 +165,18 @@ impl Served {
 
     /// Starts `honnin serve --data-dir DIR/data <extra>` with `env`.
     fn start_with(dir: tempfile::TempDir, extra: &[&str], env: Vec<(String, String)>) -> Served {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let mut cmd = honnin();
-        cmd.args(["serve", "--listen", &addr, "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
-        let mut s = Served {
-            child: Some(child),
+        let (child, addr) = spawn_serve_env(
+            &dir.path().join("data"),
+            &dir.path().join("serve.log"),
+            extra,
+            &env,
+        );
+        Served {
+            _child: child,
             server: format!("http://{addr}"),
             dir,
             env,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok((200, _)) = http_get(&addr, "/healthz") {
-                break;
-            }
-            if let Some(status) = s.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("serve exited early ({status}): {}", s.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not come up: {}",
-                s.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        s
     }
 
     fn data_dir(&self) -> PathBuf {

@@ -182,7 +182,7 @@ pub fn ocsp_post(addr: &str, path: &str, der: &[u8]) -> Resp {
 pub fn honnin() -> Command {
     let mut c = Command::new(BIN);
     for (k, _) in std::env::vars() {
-        if k.starts_with("HONNIN_") {
+        if k.starts_with("HONNIN_") || k == "SOFTHSM2_CONF" {
             c.env_remove(k);
         }
     }
@@ -213,9 +213,20 @@ impl Drop for Guard {
 /// Starts `honnin serve --listen ADDR --data-dir DATA <extra>`, logging to `log`, and
 /// waits for `/healthz`.
 pub fn spawn_serve(data: &Path, log: &Path, extra: &[&str]) -> (Guard, String) {
+    spawn_serve_env(data, log, extra, &[])
+}
+
+/// [`spawn_serve`] with extra environment variables for the server process.
+pub fn spawn_serve_env(
+    data: &Path,
+    log: &Path,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> (Guard, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let logf = std::fs::File::create(log).unwrap();
     let child = honnin()
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["serve", "--listen", &addr, "--data-dir"])
         .arg(data)
         .args(extra)
