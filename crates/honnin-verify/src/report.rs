@@ -253,7 +253,7 @@ impl ValidationReport {
             for f in &self.fields {
                 let _ = write!(
                     s,
-                    "  {:<11} {:<11} form {:?} / certificate {:?}",
+                    "  {:<11} {:<11} form 「{}」 / certificate 「{}」",
                     f.field,
                     f.result.as_str(),
                     f.form,
