@@ -324,3 +324,21 @@ fn pem_bundles_load() {
     assert_eq!(path::load_certificates(&ca).unwrap(), vec![ca]);
     assert!(path::load_certificates(b"not a certificate").is_err());
 }
+
+#[test]
+fn a_trust_anchor_is_valid_on_its_own_within_its_validity() {
+    let ca = ca(CaKind::Signature, sign_ca_key());
+    let v = path::validate(&ca, std::slice::from_ref(&ca), &[], &opts(), None).unwrap();
+    assert_eq!(v.chain, vec![ca.clone()]);
+    // Not before it exists, and not under the CA/Browser Forum profile (a CA
+    // cannot be the leaf there).
+    let mut o = PathOptions::new(ca_not_before() - SignedDuration::from_hours(1));
+    let e = path::validate(&ca, std::slice::from_ref(&ca), &[], &o, None).unwrap_err();
+    assert!(matches!(e.kind, PathErrorKind::NotYetValid { .. }), "{e}");
+    o = opts();
+    o.profile = ValidationProfile::WebPki;
+    assert!(path::validate(&ca, std::slice::from_ref(&ca), &[], &o, None).is_err());
+    // Another CA is not trusted just for being self-signed.
+    let other = ca_with(new_sign_ca_key());
+    assert!(path::validate(&other, std::slice::from_ref(&ca), &[], &opts(), None).is_err());
+}

@@ -637,6 +637,18 @@ pub fn validate(
     })?;
     check_leaf(&leaf, opts).map_err(|k| PathError::at(k, 0, &leaf))?;
 
+    // A trust anchor asked about itself is valid as configured (RFC 5280: the
+    // anchor is an input, not part of the path), within its validity; as
+    // `openssl verify` does. The CABF profile never has a CA as its leaf.
+    if opts.profile == ValidationProfile::Rfc5280 && trust_anchors.iter().any(|a| a == leaf_der) {
+        check_validity(&leaf, opts.time).map_err(|k| PathError::at(k, 0, &leaf))?;
+        return Ok(ValidatedPath {
+            chain: vec![leaf_der.to_vec()],
+            valid_policies: Vec::new(),
+            revocation: Vec::new(),
+        });
+    }
+
     let mut pool: Vec<PoolCert> = Vec::new();
     for (der, trusted) in trust_anchors
         .iter()
