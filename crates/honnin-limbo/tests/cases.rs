@@ -1,27 +1,13 @@
-//! Runs the harness over a handful of x509-limbo cases read from the suite
-//! (via `zcat`), and checks the harness output shape on an embedded case.
+//! Runs the harness over a handful of x509-limbo cases (copied from the suite into
+//! `tests/data/cases.json`, so these tests need nothing outside the repository; the
+//! whole suite is `scripts/limbo.sh`), and checks the harness output shape on an
+//! embedded case.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::PathBuf;
-use std::process::Command;
 
 use honnin_limbo::{Testcase, run_case, run_suite};
 
-fn suite_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/suites/x509-limbo/limbo.json.gz")
-}
-
 fn load_suite() -> serde_json::Value {
-    let path = suite_path();
-    assert!(
-        path.exists(),
-        "x509-limbo suite missing at {}",
-        path.display()
-    );
-    let out = Command::new("zcat").arg(&path).output().unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(include_str!("data/cases.json")).unwrap()
 }
 
 #[test]
