@@ -58,41 +58,32 @@ fn usage(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(2))
 }
 
-fn read_certs(p: &PathBuf) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    path::load_certificates(&bytes).map_err(|e| format!("{}: {e}", p.display()))
-}
-
 /// Runs the command.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let leaf = match read_certs(&args.cert) {
+    let leaf = match honnin_verify::read_certificates(&args.cert) {
         Ok(mut v) if !v.is_empty() => v.swap_remove(0),
         Ok(_) => return usage(format!("{}: no certificate", args.cert.display())),
         Err(e) => return usage(e),
     };
     let mut anchors = Vec::new();
     for p in &args.trust {
-        match read_certs(p) {
+        match honnin_verify::read_certificates(p) {
             Ok(v) => anchors.extend(v),
             Err(e) => return usage(e),
         }
     }
     let mut inters = Vec::new();
     for p in &args.intermediate {
-        match read_certs(p) {
+        match honnin_verify::read_certificates(p) {
             Ok(v) => inters.extend(v),
             Err(e) => return usage(e),
         }
     }
     let mut crls = Vec::new();
     for p in &args.crl {
-        let bytes = match std::fs::read(p) {
-            Ok(b) => b,
-            Err(e) => return usage(format!("cannot read {}: {e}", p.display())),
-        };
-        match path::load_crls(&bytes) {
+        match honnin_verify::read_crls(p) {
             Ok(v) => crls.extend(v),
-            Err(e) => return usage(format!("{}: {e}", p.display())),
+            Err(e) => return usage(e),
         }
     }
     let time = match &args.at {

@@ -172,13 +172,7 @@ async fn verify_inner(a: &VerifyArgs) -> Result<ExitCode> {
     }
     let mut crls = Vec::new();
     for p in &a.crl {
-        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-        let ders = honnin_verify::pem_or_der(&bytes, "X509 CRL")
-            .map_err(|e| anyhow!("{}: {e}", p.display()))?;
-        for d in ders {
-            honnin_pki::Crl::from_der(&d).with_context(|| format!("{}", p.display()))?;
-            crls.push(d);
-        }
+        crls.extend(honnin_verify::read_crls(p)?);
     }
     let revocation = match a.revocation.as_str() {
         "off" => RevocationMode::Off,

@@ -141,7 +141,7 @@ fn result(id: &str, actual: &str, context: impl Into<String>) -> CaseResult {
 }
 
 fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, String> {
-    path::pem_blocks(pem, "CERTIFICATE")
+    honnin_pki::pem::decode_all(pem, "CERTIFICATE").map_err(|e| e.to_string())
 }
 
 fn eku_oid(name: &str) -> Option<Oid> {
@@ -252,15 +252,11 @@ pub fn run_case(t: &Testcase, now: Timestamp) -> CaseResult {
     } else {
         let mut ders = Vec::new();
         for c in &t.crls {
-            match path::pem_blocks(c, "X509 CRL") {
+            match honnin_pki::pem::decode_all(c, "X509 CRL") {
                 Ok(d) => ders.extend(d),
                 Err(e) => return result(id, "FAILURE", format!("unreadable CRL PEM: {e}")),
             }
         }
-        let ders = match Ok::<_, String>(ders) {
-            Ok(d) => d,
-            Err(e) => return result(id, "FAILURE", format!("unreadable CRL PEM: {e}")),
-        };
         opts.revocation = RevocationMode::HardFail;
         crls = CrlSet::new(ders);
         Some(&crls)

@@ -35,7 +35,11 @@ pub fn encode(label: &str, der: &[u8]) -> String {
 
 /// Decodes the first PEM block of `text`, which must carry `label`.
 pub fn decode(text: &str, label: &'static str, what: &'static str) -> Result<Vec<u8>, PkiError> {
-    let block = first_block(text).ok_or_else(|| PkiError::malformed(what, "no PEM block"))?;
+    let block = match blocks(text).next() {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return Err(PkiError::malformed(what, e)),
+        None => return Err(PkiError::malformed(what, "no PEM block")),
+    };
     let (found, der) =
         der::pem::decode_vec(block.as_bytes()).map_err(|e| PkiError::malformed(what, e))?;
     if found != label {
@@ -47,14 +51,57 @@ pub fn decode(text: &str, label: &'static str, what: &'static str) -> Result<Vec
     Ok(der)
 }
 
-/// The text of the first `-----BEGIN …-----` … `-----END …-----` block.
-fn first_block(text: &str) -> Option<&str> {
-    let start = text.find("-----BEGIN ")?;
-    let rest = text.get(start..)?;
-    let end_marker = rest.find("-----END ")?;
-    let after = rest.get(end_marker + 9..)?;
-    let close = after.find("-----")?;
-    rest.get(..end_marker + 9 + close + 5)
+/// Every PEM block labelled `label` in `text`, decoded; blocks with other labels
+/// are skipped. An error if a block is malformed or none has the label.
+pub fn decode_all(text: &str, label: &str) -> Result<Vec<Vec<u8>>, PkiError> {
+    let mut out = Vec::new();
+    for block in blocks(text) {
+        let block = block.map_err(|e| PkiError::malformed("PEM", e))?;
+        let (found, der) = der::pem::decode_vec(block.as_bytes())
+            .map_err(|e| PkiError::malformed("PEM", format!("malformed block: {e}")))?;
+        if found == label {
+            out.push(der);
+        }
+    }
+    if out.is_empty() {
+        return Err(PkiError::malformed("PEM", format!("no {label} block")));
+    }
+    Ok(out)
+}
+
+/// What a certificate or CRL file holds: one DER value, given back as is, or PEM
+/// text with one or more `label` blocks (`CERTIFICATE`, `X509 CRL`).
+pub fn der_or_pem(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, PkiError> {
+    if bytes.first() == Some(&0x30) {
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| PkiError::malformed("PEM", "neither DER nor PEM text"))?;
+    decode_all(text, label)
+}
+
+/// The `-----BEGIN …-----` … `-----END …-----` blocks of `text`, in order.
+fn blocks(text: &str) -> impl Iterator<Item = Result<&str, &'static str>> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let start = r.find("-----BEGIN ")?;
+        let from = r.get(start..)?;
+        let block = from.find("-----END ").and_then(|end| {
+            let close = from.get(end + 9..)?.find("-----")?;
+            from.get(..end + 9 + close + 5)
+        });
+        match block {
+            Some(b) => {
+                rest = from.get(b.len()..);
+                Some(Ok(b))
+            }
+            None => {
+                rest = None;
+                Some(Err("unterminated PEM block"))
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -72,5 +119,30 @@ mod tests {
             }
             assert!(pem.lines().all(|l| l.len() <= 64));
         }
+    }
+
+    #[test]
+    fn bundles_and_der() {
+        let bundle = format!(
+            "{}junk between\n{}{}",
+            encode("CERTIFICATE", b"\x30\x01a"),
+            encode("X509 CRL", b"\x30\x01b"),
+            encode("CERTIFICATE", b"\x30\x01c")
+        );
+        assert_eq!(
+            decode_all(&bundle, "CERTIFICATE").unwrap(),
+            vec![b"\x30\x01a".to_vec(), b"\x30\x01c".to_vec()]
+        );
+        assert_eq!(
+            der_or_pem(bundle.as_bytes(), "X509 CRL").unwrap(),
+            vec![b"\x30\x01b".to_vec()]
+        );
+        assert_eq!(
+            der_or_pem(b"\x30\x00", "X").unwrap(),
+            vec![b"\x30\x00".to_vec()]
+        );
+        assert!(decode_all("-----BEGIN CERTIFICATE-----\nAAAA", "CERTIFICATE").is_err());
+        assert!(decode_all(&bundle, "PRIVATE KEY").is_err());
+        assert!(der_or_pem(&[0xff, 0xfe], "CERTIFICATE").is_err());
     }
 }

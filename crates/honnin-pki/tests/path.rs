@@ -319,10 +319,10 @@ fn pem_bundles_load() {
         pem::encode("CERTIFICATE", &ee),
         pem::encode("CERTIFICATE", &ca)
     );
-    let certs = path::load_certificates(bundle.as_bytes()).unwrap();
+    let certs = pem::der_or_pem(bundle.as_bytes(), "CERTIFICATE").unwrap();
     assert_eq!(certs, vec![ee.clone(), ca.clone()]);
-    assert_eq!(path::load_certificates(&ca).unwrap(), vec![ca]);
-    assert!(path::load_certificates(b"not a certificate").is_err());
+    assert_eq!(pem::der_or_pem(&ca, "CERTIFICATE").unwrap(), vec![ca]);
+    assert!(pem::der_or_pem(b"not a certificate", "CERTIFICATE").is_err());
 }
 
 #[test]

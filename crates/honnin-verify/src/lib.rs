@@ -29,7 +29,7 @@ pub use report::{
     ChainEntry, Indication, RevocationEvidence, SubIndication, TimeSource, ValidationReport,
 };
 pub use revocation::{Evidence, FetchFuture, Fetcher, HttpFetcher, RevocationCache};
-pub use trust::{TrustStore, pem_or_der, read_certificates};
+pub use trust::{TrustStore, read_certificates, read_crls};
 pub use verifier::{Verifier, VerifierConfig, VerifyRequest};
 
 /// A request that cannot be carried out (as opposed to a signature that does

@@ -286,7 +286,8 @@ impl RevocationCache {
             return Ok(c.der.clone());
         }
         let body = f.get(url).await?;
-        let der = crate::trust::pem_or_der(&body, "X509 CRL")?
+        let der = honnin_pki::pem::der_or_pem(&body, "X509 CRL")
+            .map_err(|e| e.to_string())?
             .into_iter()
             .next()
             .ok_or_else(|| "empty CRL".to_owned())?;

@@ -72,7 +72,7 @@ pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, VerifyError> {
     }
     let bytes =
         std::fs::read(path).map_err(|e| VerifyError::Usage(format!("{}: {e}", path.display())))?;
-    let certs = pem_or_der(&bytes, "CERTIFICATE")
+    let certs = honnin_pki::pem::der_or_pem(&bytes, "CERTIFICATE")
         .map_err(|e| VerifyError::Usage(format!("{}: {e}", path.display())))?;
     for c in &certs {
         honnin_pki::Certificate::from_der(c)
@@ -81,29 +81,16 @@ pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, VerifyError> {
     Ok(certs)
 }
 
-/// Every `label` PEM block of `bytes`, or `bytes` itself when it is not PEM.
-pub fn pem_or_der(bytes: &[u8], label: &'static str) -> Result<Vec<Vec<u8>>, String> {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Ok(vec![bytes.to_vec()]);
-    };
-    if !text.contains("-----BEGIN ") {
-        return Ok(vec![bytes.to_vec()]);
+/// CRLs (DER) from a file: one DER CRL or PEM `X509 CRL` blocks, each checked to
+/// decode as a CRL.
+pub fn read_crls(path: &Path) -> Result<Vec<Vec<u8>>, VerifyError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| VerifyError::Usage(format!("{}: {e}", path.display())))?;
+    let crls = honnin_pki::pem::der_or_pem(&bytes, "X509 CRL")
+        .map_err(|e| VerifyError::Usage(format!("{}: {e}", path.display())))?;
+    for c in &crls {
+        honnin_pki::Crl::from_der(c)
+            .map_err(|e| VerifyError::Usage(format!("{}: {e}", path.display())))?;
     }
-    let begin = format!("-----BEGIN {label}-----");
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(&begin) {
-        let block = &rest[i..];
-        let end_marker = format!("-----END {label}-----");
-        let end = block
-            .find(&end_marker)
-            .ok_or_else(|| format!("unterminated {label} PEM block"))?;
-        let one = &block[..end + end_marker.len()];
-        out.push(honnin_pki::pem::decode(one, label, "PEM").map_err(|e| e.to_string())?);
-        rest = &block[end + end_marker.len()..];
-    }
-    if out.is_empty() {
-        return Err(format!("no {label} PEM block"));
-    }
-    Ok(out)
+    Ok(crls)
 }
