@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use honnin_card::KeyRef;
 use honnin_verify::{
-    ExpectedFacts, HttpFetcher, RevocationMode, TrustStore, Verifier, VerifierConfig, VerifyRequest,
+    ExpectedFacts, RevocationMode, TrustStore, Verifier, VerifierConfig, VerifyRequest,
 };
 use jiff::Timestamp;
 
@@ -182,7 +182,9 @@ async fn verify_inner(a: &VerifyArgs) -> Result<ExitCode> {
     let fetcher: Option<Arc<dyn honnin_verify::Fetcher>> = if a.offline {
         None
     } else {
-        Some(Arc::new(HttpFetcher::new().map_err(|e| anyhow!(e))?))
+        Some(Arc::new(
+            honnin_server::HttpFetcher::new().map_err(|e| anyhow!(e))?,
+        ))
     };
     let verifier = Verifier::new(VerifierConfig {
         trust,

@@ -9,6 +9,8 @@ mod demo;
 mod error;
 mod verify;
 
+pub use verify::HttpFetcher;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,9 +1,11 @@
 //! `POST /api/v1/verify`: agencies verify signed applications against this
 //! server's CAs, with revocation answered in-process by the CA's own OCSP
 //! responder and CRLs (the same checks as over HTTP: responses are parsed and
-//! their signatures verified like any other).
+//! their signatures verified like any other). Also [`HttpFetcher`], the
+//! relying party's fetcher over HTTP (`honnin verify`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -47,6 +49,68 @@ fn b64(field: &str, s: &str) -> Result<Vec<u8>, ApiError> {
     base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .map_err(|e| ApiError::bad_request(field, format!("not base64: {e}")))
+}
+
+/// Fetches revocation data over HTTP (plain `http://`, as CRL and OCSP URLs are by convention), with a
+/// 10 s timeout and a 64 MiB cap.
+#[derive(Debug, Clone)]
+pub struct HttpFetcher {
+    client: reqwest::Client,
+}
+
+const MAX_FETCH: usize = 64 * 1024 * 1024;
+
+impl HttpFetcher {
+    /// A fetcher with its own connection pool.
+    pub fn new() -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(HttpFetcher { client })
+    }
+
+    async fn body(resp: reqwest::Response, url: &str) -> Result<Vec<u8>, String> {
+        if !resp.status().is_success() {
+            return Err(format!("{url}: HTTP {}", resp.status()));
+        }
+        if resp.content_length().is_some_and(|l| l > MAX_FETCH as u64) {
+            return Err(format!("{url}: more than {MAX_FETCH} octets"));
+        }
+        let b = resp.bytes().await.map_err(|e| format!("{url}: {e}"))?;
+        if b.len() > MAX_FETCH {
+            return Err(format!("{url}: more than {MAX_FETCH} octets"));
+        }
+        Ok(b.to_vec())
+    }
+}
+
+impl Fetcher for HttpFetcher {
+    fn get<'a>(&'a self, url: &'a str) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let r = self
+                .client
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            Self::body(r, url).await
+        })
+    }
+
+    fn post_ocsp<'a>(&'a self, url: &'a str, request: Vec<u8>) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let r = self
+                .client
+                .post(url)
+                .header("content-type", "application/ocsp-request")
+                .body(request)
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            Self::body(r, url).await
+        })
+    }
 }
 
 /// Answers CRL and OCSP URLs of this server from the CA service.

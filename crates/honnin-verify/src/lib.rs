@@ -5,7 +5,8 @@
 //! any signer), validates the signer's certificate path at the earliest proven
 //! time (the agency's recorded receipt time when given, otherwise now), checks
 //! revocation (OCSP, then CRLs from the certificate's distribution points, or
-//! CRLs given offline; soft- or hard-fail as the caller chooses, never
+//! CRLs given offline, fetched through a [`Fetcher`]: `honnin_server` has one
+//! over HTTP and one answering from its own CA; soft- or hard-fail as the caller chooses, never
 //! silently), compares the certificate's 4 facts with the form's fields, and
 //! returns a [`ValidationReport`] in the manner of ETSI EN 319 102-1
 //! (TOTAL_PASSED / TOTAL_FAILED / INDETERMINATE with a sub-indication, the
@@ -28,7 +29,7 @@ pub use honnin_pki::path::RevocationMode;
 pub use report::{
     ChainEntry, Indication, RevocationEvidence, SubIndication, TimeSource, ValidationReport,
 };
-pub use revocation::{Evidence, FetchFuture, Fetcher, HttpFetcher, RevocationCache};
+pub use revocation::{Evidence, FetchFuture, Fetcher, RevocationCache};
 pub use trust::{TrustStore, read_certificates, read_crls};
 pub use verifier::{Verifier, VerifierConfig, VerifyRequest};
 
