@@ -189,6 +189,18 @@ fn key_usage_requirement_applies_to_the_leaf() {
     let e = path::validate(&ee, std::slice::from_ref(&ca), &[], &o, None).unwrap_err();
     assert!(matches!(e.kind, PathErrorKind::KeyUsage(_)), "{e}");
     assert_eq!(e.cert_index, Some(0));
+
+    // One of several: a signer needs digitalSignature or nonRepudiation.
+    let mut o = opts();
+    o.leaf_key_usage_any = vec![KeyUsageBit::DigitalSignature, KeyUsageBit::NonRepudiation];
+    path::validate(&ee, std::slice::from_ref(&ca), &[], &o, None).unwrap();
+    o.leaf_key_usage_any = vec![KeyUsageBit::KeyCertSign, KeyUsageBit::CrlSign];
+    let e = path::validate(&ee, std::slice::from_ref(&ca), &[], &o, None).unwrap_err();
+    assert!(matches!(e.kind, PathErrorKind::KeyUsage(_)), "{e}");
+    assert!(
+        e.to_string().contains("none of keyCertSign, cRLSign"),
+        "{e}"
+    );
 }
 
 fn crl(ca: &[u8], entries: &[RevokedEntry], dp: Option<&str>) -> Vec<u8> {

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use honnin_pki::path::{
-    PathError, PathErrorKind, PathOptions, RevocationMode, RevocationSource, RevocationStatus,
+    KeyUsageBit, PathError, PathErrorKind, PathOptions, RevocationMode, RevocationSource,
+    RevocationStatus,
 };
 use honnin_pki::{CmsError, SignatureCertificate, SignedMessage, VerifiedSignature};
 use jiff::{SignedDuration, Timestamp};
@@ -68,8 +69,6 @@ struct CachedPath {
 struct SignerFacts {
     /// The 4 facts (`None`: not a JPKI signature certificate).
     facts: Option<honnin_pki::SignatureFacts>,
-    /// Why its key usage cannot sign documents, if so.
-    key_usage_problem: Option<String>,
 }
 
 /// Verifies signed applications. Cheap to share (`Arc`); caches revocation
@@ -147,14 +146,6 @@ impl Verifier {
         ));
         let signer = self.signer_facts(&verified);
         report.fields = fields(signer.facts.as_ref(), &req.expected);
-        if let Some(why) = &signer.key_usage_problem {
-            return Ok(conclude(
-                report,
-                Indication::Indeterminate,
-                SubIndication::ChainConstraintsFailure,
-                why.clone(),
-            ));
-        }
 
         // 2. The signer's path, at the validation time, with revocation.
         match self.path(&msg, &verified, time, now).await {
@@ -183,12 +174,10 @@ impl Verifier {
         if let Some(f) = self.signers.lock().ok().and_then(|m| m.get(key).cloned()) {
             return f;
         }
-        let cert = honnin_pki::Certificate::from_der(&v.signer_certificate).ok();
         let f = Arc::new(SignerFacts {
-            key_usage_problem: cert.as_ref().and_then(key_usage_problem),
-            facts: cert
-                .and_then(|c| SignatureCertificate::try_from(c).ok())
-                .and_then(|c| c.basic_facts().ok()),
+            facts: SignatureCertificate::from_der(&v.signer_certificate)
+                .and_then(|c| c.basic_facts())
+                .ok(),
         });
         if let Ok(mut m) = self.signers.lock() {
             if m.len() > 10_000 {
@@ -225,6 +214,8 @@ impl Verifier {
         }
         let mut opts = PathOptions::new(time);
         opts.revocation = RevocationMode::Off;
+        // A certificate that cannot sign documents (a CA's, say) made no application.
+        opts.leaf_key_usage_any = vec![KeyUsageBit::DigitalSignature, KeyUsageBit::NonRepudiation];
         let anchors = &self.cfg.trust.anchors;
         // Phase 1: the chain, without revocation.
         let first = honnin_pki::path::validate(leaf, anchors, &intermediates, &opts, None)
@@ -449,23 +440,6 @@ fn fail_cms(r: ValidationReport, e: &CmsError) -> ValidationReport {
         _ => (TotalFailed, SubIndication::FormatFailure),
     };
     conclude(r, i, s, e.to_string())
-}
-
-/// A signer certificate whose keyUsage allows neither digitalSignature nor
-/// nonRepudiation cannot have made a document signature.
-fn key_usage_problem(cert: &honnin_pki::Certificate) -> Option<String> {
-    use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
-    let (_, ku) = cert
-        .inner()
-        .tbs_certificate()
-        .get_extension::<KeyUsage>()
-        .ok()
-        .flatten()?;
-    if ku.0.contains(KeyUsages::DigitalSignature) || ku.0.contains(KeyUsages::NonRepudiation) {
-        None
-    } else {
-        Some("the signer's certificate does not allow digitalSignature or nonRepudiation".into())
-    }
 }
 
 fn chain_entries(chain: &[Vec<u8>]) -> Vec<ChainEntry> {

@@ -559,6 +559,28 @@ fn bad_input_gives_a_report_with_the_right_indication() {
             Some(SubIndication::SigCryptoFailure)
         )
     );
+    // Signed with the CA's own key and certificate: a certificate that cannot
+    // sign documents (keyCertSign, cRLSign only).
+    let p = pki();
+    let req = CmsSignRequest::new(b"form", false, &p.ca, &[], signed_at()).unwrap();
+    let sig = p.ca_key.sign(req.to_be_signed()).unwrap();
+    let r = run(
+        &v,
+        VerifyRequest {
+            signed: req.finish(&sig).unwrap(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        sub(&r),
+        (
+            Indication::Indeterminate,
+            Some(SubIndication::ChainConstraintsFailure)
+        ),
+        "{}",
+        r.to_text()
+    );
+    assert!(r.message.contains("keyUsage"), "{}", r.message);
     // Outside the certificate's validity: expired before the validation time,
     // with no proof of existence within it.
     let r = run(

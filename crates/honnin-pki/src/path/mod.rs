@@ -189,6 +189,9 @@ pub struct PathOptions {
     pub required_eku: Option<Oid>,
     /// keyUsage bits the leaf must have (when it has the extension).
     pub required_key_usage: Vec<KeyUsageBit>,
+    /// keyUsage bits of which the leaf must have at least one (when it has the
+    /// extension), e.g. digitalSignature or nonRepudiation for a document signer.
+    pub leaf_key_usage_any: Vec<KeyUsageBit>,
     /// Most intermediates (self-issued ones not counted) between leaf and anchor.
     pub max_chain_depth: Option<usize>,
     /// Names the leaf's subjectAltName must contain.
@@ -215,6 +218,7 @@ impl PathOptions {
             inhibit_any_policy: false,
             required_eku: None,
             required_key_usage: Vec::new(),
+            leaf_key_usage_any: Vec::new(),
             max_chain_depth: None,
             peer_names: Vec::new(),
             profile: ValidationProfile::Rfc5280,
@@ -937,6 +941,14 @@ fn check_leaf(leaf: &CertInfo, opts: &PathOptions) -> Result<(), PathErrorKind> 
                     b.as_str()
                 )));
             }
+        }
+        let any = &opts.leaf_key_usage_any;
+        if !any.is_empty() && !any.iter().any(|b| ku & b.mask() != 0) {
+            let names: Vec<_> = any.iter().map(|b| b.as_str()).collect();
+            return Err(PathErrorKind::KeyUsage(format!(
+                "the leaf's keyUsage has none of {}",
+                names.join(", ")
+            )));
         }
     }
     names::check_peer_names(leaf, &opts.peer_names)?;
