@@ -163,6 +163,7 @@ fn over_http_a_failing_ocsp_responder_falls_back_to_the_crl_fetched_once() {
             .unwrap();
         assert_eq!(r.indication, Indication::TotalPassed, "{}", r.to_text());
         assert_eq!(r.revocation[0].source, "crl", "{}", r.to_text());
+        assert_eq!(r.revocation[0].location.as_deref(), Some(crl_url.as_str()));
         assert_eq!(r.chain.len(), 2);
     }
     assert_eq!(

@@ -27,7 +27,8 @@ mod verifier;
 pub use facts::{ExpectedFacts, FieldComparison, FieldResult, compare_facts};
 pub use honnin_pki::path::RevocationMode;
 pub use report::{
-    ChainEntry, Indication, RevocationEvidence, SubIndication, TimeSource, ValidationReport,
+    ChainEntry, Indication, RevocationEvidence, RevocationState, SubIndication, TimeSource,
+    ValidationReport,
 };
 pub use revocation::{Evidence, FetchFuture, Fetcher, RevocationCache};
 pub use trust::{TrustStore, read_certificates, read_crls};

@@ -89,13 +89,36 @@ pub struct ChainEntry {
     pub not_after: Timestamp,
 }
 
+/// What the revocation information says about one certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationState {
+    /// Not revoked.
+    Good,
+    /// Revoked (see the time and reason).
+    Revoked,
+    /// No usable information (see the note).
+    Unknown,
+}
+
+impl RevocationState {
+    /// `good`, `revoked`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationState::Good => "good",
+            RevocationState::Revoked => "revoked",
+            RevocationState::Unknown => "unknown",
+        }
+    }
+}
+
 /// The revocation information one certificate was checked with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationEvidence {
     /// Serial number of the certificate checked.
     pub serial: String,
-    /// `good`, `revoked`, `unknown`, `not checked`.
-    pub status: String,
+    /// The status.
+    pub status: RevocationState,
     /// revocationTime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
@@ -104,7 +127,8 @@ pub struct RevocationEvidence {
     pub reason: Option<String>,
     /// `ocsp`, `crl`, `delta crl`.
     pub source: String,
-    /// Where it came from (URL or `offline`/`cache`).
+    /// Where it came from: the OCSP responder or CRL distribution point URL
+    /// (absent for CRLs given by the caller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// thisUpdate.
@@ -225,7 +249,7 @@ impl ValidationReport {
         if !self.revocation.is_empty() {
             let _ = writeln!(s, "Revocation:");
             for r in &self.revocation {
-                let _ = write!(s, "  serial {}: {}", r.serial, r.status);
+                let _ = write!(s, "  serial {}: {}", r.serial, r.status.as_str());
                 if let Some(t) = r.revoked_at {
                     let _ = write!(s, " at {t}");
                 }

@@ -78,8 +78,9 @@ pub struct Evidence {
     /// OCSP answers by certificate hash, with the responder URL.
     ocsp: HashMap<Vec<u8>, (RevocationStatus, String)>,
     crls: Arc<honnin_pki::path::CrlSet>,
-    /// Where each CRL came from (by CRL DER hash), for the report.
-    pub crl_locations: HashMap<Vec<u8>, String>,
+    /// The distribution point each certificate's CRL was fetched from (by
+    /// certificate hash); certificates checked with CRLs given offline have none.
+    crl_locations: HashMap<Vec<u8>, String>,
     /// Fetch failures, for the report.
     pub problems: Vec<String>,
 }
@@ -88,6 +89,13 @@ impl Evidence {
     /// The OCSP responder URL an answer for `cert_der` came from.
     pub fn ocsp_location(&self, cert_der: &[u8]) -> Option<&str> {
         self.ocsp.get(&cert_key(cert_der)).map(|(_, u)| u.as_str())
+    }
+
+    /// The CRL distribution point fetched for `cert_der`, if one was.
+    pub fn crl_location(&self, cert_der: &[u8]) -> Option<&str> {
+        self.crl_locations
+            .get(&cert_key(cert_der))
+            .map(String::as_str)
     }
 }
 
@@ -119,9 +127,6 @@ impl RevocationCache {
         let mut ocsp = HashMap::new();
         let mut crl_ders: Vec<Vec<u8>> = offline.to_vec();
         let mut crl_locations = HashMap::new();
-        for c in offline {
-            crl_locations.insert(cert_key(c), "offline".to_owned());
-        }
         let mut problems = Vec::new();
         for (cert_der, issuer_der) in pairs {
             let key = cert_key(cert_der);
@@ -152,7 +157,9 @@ impl RevocationCache {
                 for url in cert.crl_urls() {
                     match self.fetch_crl(f, &url, now).await {
                         Ok(der) => {
-                            crl_locations.insert(cert_key(&der), url.clone());
+                            crl_locations
+                                .entry(key.clone())
+                                .or_insert_with(|| url.clone());
                             if !crl_ders.contains(&der) {
                                 crl_ders.push(der);
                             }

@@ -12,7 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::facts::{ExpectedFacts, FieldComparison, FieldResult, compare_facts};
 use crate::report::{
-    ChainEntry, Indication, RevocationEvidence, SubIndication, TimeSource, ValidationReport,
+    ChainEntry, Indication, RevocationEvidence, RevocationState, SubIndication, TimeSource,
+    ValidationReport,
 };
 use crate::revocation::{Evidence, Fetcher, RevocationCache};
 use crate::{TrustStore, VerifyError};
@@ -269,7 +270,7 @@ impl Verifier {
     ) {
         if self.cfg.revocation == RevocationMode::Off
             || evidence.is_empty()
-            || evidence.iter().any(|e| e.status != "good")
+            || evidence.iter().any(|e| e.status != RevocationState::Good)
         {
             return;
         }
@@ -489,7 +490,7 @@ fn describe(
             };
             let mut e = RevocationEvidence {
                 serial,
-                status: String::new(),
+                status: RevocationState::Unknown,
                 revoked_at: None,
                 reason: None,
                 source: String::new(),
@@ -500,17 +501,17 @@ fn describe(
             };
             let source = match &status {
                 RevocationStatus::Good { source } => {
-                    e.status = "good".into();
+                    e.status = RevocationState::Good;
                     Some(source)
                 }
                 RevocationStatus::Revoked { at, reason, source } => {
-                    e.status = "revoked".into();
+                    e.status = RevocationState::Revoked;
                     e.revoked_at = Some(*at);
                     e.reason = reason.map(|r| r.as_str().to_owned());
                     Some(source)
                 }
                 RevocationStatus::Unknown { why } => {
-                    e.status = "unknown".into();
+                    e.status = RevocationState::Unknown;
                     e.source = "none".into();
                     let mut note = why.clone();
                     if !ev.problems.is_empty() {
@@ -538,6 +539,7 @@ fn describe(
                     ..
                 }) => {
                     e.source = if *delta { "delta crl" } else { "crl" }.into();
+                    e.location = ev.crl_location(cert).map(str::to_owned);
                     e.this_update = Some(*this_update);
                     e.next_update = *next_update;
                 }

@@ -239,7 +239,7 @@ fn openssl_signatures_pass_and_tampered_revoked_foreign_fail() {
             },
         );
         assert_eq!(r.indication, Indication::TotalPassed, "{}", r.to_text());
-        assert_eq!(r.revocation[0].status, "good");
+        assert_eq!(r.revocation[0].status, RevocationState::Good);
         assert_eq!(r.revocation[0].source, "crl");
         // Tampered: one content byte.
         let mut bad = p7s.clone();
@@ -285,7 +285,7 @@ fn openssl_signatures_pass_and_tampered_revoked_foreign_fail() {
         "{}",
         r.to_text()
     );
-    assert_eq!(r.revocation[0].status, "revoked");
+    assert_eq!(r.revocation[0].status, RevocationState::Revoked);
     assert_eq!(
         r.revocation[0].reason.as_deref(),
         Some("affiliationChanged")
