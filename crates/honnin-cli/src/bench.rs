@@ -372,6 +372,44 @@ async fn registry(
     Ok(())
 }
 
+/// The machine's cores (the benches' thread count).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// The reference measurement of every bench: `op` run in a loop on every core for
+/// `secs` seconds; successful operations per second over all cores.
+pub(crate) fn per_second_on_all_cores<F>(secs: f64, op: F) -> Result<f64>
+where
+    F: Fn() -> bool + Send + Sync + 'static,
+{
+    let op = std::sync::Arc::new(op);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..cores())
+        .map(|_| {
+            let op = op.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while start.elapsed().as_secs_f64() < secs {
+                    if op() {
+                        n += 1;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0u64;
+    for h in handles {
+        total += h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a reference thread panicked"))?;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
 pub(crate) fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(l.local_addr()?.port())

@@ -19,37 +19,13 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-use crate::bench::{free_port, wait_healthy};
+use crate::bench::{free_port, per_second_on_all_cores, wait_healthy};
 
 /// Raw RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second on all cores (the reference).
 fn raw_signing_rate(secs: f64) -> Result<f64> {
-    let key = Arc::new(SoftwareKey::generate(KeyAlgorithm::Rsa2048)?);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let start = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let key = key.clone();
-            std::thread::spawn(move || {
-                let msg = vec![0x5au8; 1200];
-                let mut n = 0u64;
-                while start.elapsed().as_secs_f64() < secs {
-                    if key.sign(&msg).is_ok() {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        })
-        .collect();
-    let mut total = 0u64;
-    for h in handles {
-        total += h
-            .join()
-            .map_err(|_| anyhow::anyhow!("signing thread panicked"))?;
-    }
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    let key = SoftwareKey::generate(KeyAlgorithm::Rsa2048)?;
+    let msg = vec![0x5au8; 1200];
+    per_second_on_all_cores(secs, move || key.sign(&msg).is_ok())
 }
 
 pub async fn issue(

@@ -65,16 +65,10 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "meets target" } else { "BELOW target" }
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
 pub async fn ocsp(o: OcspOpts) -> Result<()> {
     println!(
         "== honnin bench ocsp: {} cores; OCSP {}s with {} connections over {} certificates (every {}th revoked); CRL of {} entries; {} residents' notices",
-        threads(),
+        crate::bench::cores(),
         o.duration.as_secs(),
         o.connections,
         o.residents * 2,

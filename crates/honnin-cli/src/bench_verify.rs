@@ -71,34 +71,15 @@ fn facts() -> Result<BasicFacts> {
     })
 }
 
-/// Raw RSA-2048 PKCS#1 v1.5 SHA-256 verifications per second on `threads` threads.
-fn raw_verify_rate(threads: usize, secs: f64) -> Result<f64> {
+/// Raw RSA-2048 PKCS#1 v1.5 SHA-256 verifications per second on all cores.
+fn raw_verify_rate(secs: f64) -> Result<f64> {
     let key = SoftwareKey::generate(KeyAlgorithm::Rsa2048)?;
-    let spki = Arc::new(key.public_key_der());
-    let msg = Arc::new(vec![0x5au8; 2048]);
-    let sig = Arc::new(key.sign(&msg)?);
-    let start = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (spki, msg, sig) = (spki.clone(), msg.clone(), sig.clone());
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while start.elapsed().as_secs_f64() < secs {
-                    if verify_signature(&spki, SignatureAlgorithm::RsaPkcs1Sha256, &msg, &sig)
-                        .is_ok()
-                    {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        })
-        .collect();
-    let mut total = 0u64;
-    for h in handles {
-        total += h.join().map_err(|_| anyhow!("verify thread panicked"))?;
-    }
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    let spki = key.public_key_der();
+    let msg = vec![0x5au8; 2048];
+    let sig = key.sign(&msg)?;
+    crate::bench::per_second_on_all_cores(secs, move || {
+        verify_signature(&spki, SignatureAlgorithm::RsaPkcs1Sha256, &msg, &sig).is_ok()
+    })
 }
 
 pub async fn verify(duration: Duration, documents: usize, files: Option<PathBuf>) -> Result<()> {
@@ -210,11 +191,9 @@ pub async fn verify(duration: Duration, documents: usize, files: Option<PathBuf>
         ));
     }
 
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let threads = crate::bench::cores();
     let secs = duration.as_secs_f64();
-    let raw = raw_verify_rate(threads, secs)?;
+    let raw = raw_verify_rate(secs)?;
     println!("raw RSA-2048 verify: {raw:.0}/s on {threads} threads");
 
     let docs = Arc::new(docs);
