@@ -524,6 +524,19 @@ impl CaService {
         Ok(out)
     }
 
+    /// Every CA generation's certificate and the link certificates between them,
+    /// DER: what a relying party of this CA trusts and builds paths with.
+    pub async fn relying_party_certificates(&self) -> Result<Vec<Vec<u8>>, CaError> {
+        let mut conn = self.store.conn().await?;
+        let keys = repo::list_ca_keys(&mut conn).await?;
+        let links = repo::list_links(&mut conn).await?;
+        Ok(keys
+            .into_iter()
+            .map(|k| k.cert_der)
+            .chain(links.into_iter().map(|l| l.cert_der))
+            .collect())
+    }
+
     /// Logs that `actor` verified a signature made with the certificate `serial`
     /// (hex) and what the verification concluded, against the resident it was
     /// issued to, so the resident can see who checked their signatures. Durable

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine;
 use honnin_ca::CaService;
@@ -181,11 +180,7 @@ pub(crate) async fn verify(
         }
     };
     let mut trust = TrustStore::default();
-    for ca in st.ca.published().await? {
-        let der =
-            honnin_pki::pem::decode(&ca.pem, "CERTIFICATE", "CA certificate").map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?;
+    for der in st.ca.relying_party_certificates().await? {
         trust.add(der);
     }
     let verifier = Verifier::new(VerifierConfig {
