@@ -337,6 +337,8 @@ pub struct CmsSignerInfo {
     pub signed_attributes: SignedAttributes,
     /// signatureAlgorithm OID.
     pub signature_algorithm: Oid,
+    /// The signatureAlgorithm AlgorithmIdentifier's content (OID and parameters).
+    pub signature_algorithm_content: Vec<u8>,
     /// The signature octets.
     pub signature: Vec<u8>,
 }
@@ -564,6 +566,7 @@ fn signer_info(content: &[u8]) -> Result<CmsSignerInfo, CmsError> {
     let signed_attributes = signed_attributes(attrs.content)?;
     let sa = r.expect(SEQUENCE, "signatureAlgorithm").map_err(pki)?;
     let signature_algorithm = algorithm(sa.content, "signatureAlgorithm")?;
+    let signature_algorithm_content = sa.content.to_vec();
     let signature = r.expect(derw::OCTET_STRING, "signature").map_err(pki)?;
     // unsignedAttrs [1] (e.g. a timestamp token) may follow.
     r.optional(derw::ctx_cons(1), "unsignedAttrs")
@@ -574,6 +577,7 @@ fn signer_info(content: &[u8]) -> Result<CmsSignerInfo, CmsError> {
         digest_algorithm,
         signed_attributes,
         signature_algorithm,
+        signature_algorithm_content,
         signature: signature.content.to_vec(),
     })
 }
@@ -738,13 +742,18 @@ impl SignedMessage {
         let spki = tbs_fields(&signer_cert)
             .ok_or_else(|| format("the signer's certificate is malformed"))?
             .spki;
-        verify_attrs_signature(
-            spki,
-            &si.signature_algorithm,
+        crate::path::verify_with_spki(
+            &si.signature_algorithm_content,
             si.digest_algorithm,
+            spki,
             &attrs.der,
             &si.signature,
-        )?;
+        )
+        .map_err(|e| match e {
+            crate::path::PathErrorKind::BadSignature => CmsError::SignatureFailure,
+            crate::path::PathErrorKind::Malformed(m) => CmsError::Format(m),
+            other => CmsError::UnsupportedAlgorithm(other.to_string()),
+        })?;
         Ok(VerifiedSignature {
             signer_certificate: signer_cert,
             signer_certificate_sha256: signer_sha256,
@@ -780,65 +789,4 @@ fn tbs_fields(der: &[u8]) -> Option<TbsFields<'_>> {
         issuer,
         spki,
     })
-}
-
-fn verify_attrs_signature(
-    spki_der: &[u8],
-    sig_alg: &Oid,
-    digest: DigestAlgorithm,
-    message: &[u8],
-    signature: &[u8],
-) -> Result<(), CmsError> {
-    use aws_lc_rs::signature as s;
-    let pk = parse_spki(spki_der)?;
-    crate::keys::check_key_strength(&pk)?;
-    // OpenSSL writes rsaEncryption and lets digestAlgorithm pick the hash.
-    let rsa_hash = if *sig_alg == oids::RSA_ENCRYPTION {
-        Some(digest)
-    } else if *sig_alg == oids::SHA256_WITH_RSA {
-        Some(DigestAlgorithm::Sha256)
-    } else if *sig_alg == oids::SHA384_WITH_RSA {
-        Some(DigestAlgorithm::Sha384)
-    } else if *sig_alg == oids::SHA512_WITH_RSA {
-        Some(DigestAlgorithm::Sha512)
-    } else {
-        None
-    };
-    let ok = match (&pk, rsa_hash) {
-        (PublicKey::Rsa { rsa_public_key, .. }, Some(h)) => {
-            let alg: &'static dyn s::VerificationAlgorithm = match h {
-                DigestAlgorithm::Sha256 => &s::RSA_PKCS1_2048_8192_SHA256,
-                DigestAlgorithm::Sha384 => &s::RSA_PKCS1_2048_8192_SHA384,
-                DigestAlgorithm::Sha512 => &s::RSA_PKCS1_2048_8192_SHA512,
-            };
-            s::UnparsedPublicKey::new(alg, rsa_public_key)
-                .verify(message, signature)
-                .is_ok()
-        }
-        (PublicKey::P256 { point }, None) => {
-            let alg: &'static dyn s::VerificationAlgorithm = if *sig_alg == oids::ECDSA_WITH_SHA256
-            {
-                &s::ECDSA_P256_SHA256_ASN1
-            } else if *sig_alg == oids::ECDSA_WITH_SHA384 {
-                &s::ECDSA_P256_SHA384_ASN1
-            } else {
-                return Err(CmsError::UnsupportedAlgorithm(format!(
-                    "signature algorithm {sig_alg} with a P-256 key"
-                )));
-            };
-            s::UnparsedPublicKey::new(alg, point)
-                .verify(message, signature)
-                .is_ok()
-        }
-        _ => {
-            return Err(CmsError::UnsupportedAlgorithm(format!(
-                "signature algorithm {sig_alg} for this key"
-            )));
-        }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(CmsError::SignatureFailure)
-    }
 }

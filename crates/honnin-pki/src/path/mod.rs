@@ -1152,6 +1152,43 @@ fn check_revocation(
     Ok(out)
 }
 
+/// Verifies `signature` over `message` with the key of the SubjectPublicKeyInfo
+/// `spki_der` under the AlgorithmIdentifier whose content is `alg_content`, with
+/// the validator's algorithms and key rules (RFC 5280 profile). A bare
+/// `rsaEncryption` identifier, as CMS signers write it, means PKCS#1 v1.5 with
+/// `bare_rsa_hash`. For signatures that are not on certificates (CMS).
+pub(crate) fn verify_with_spki(
+    alg_content: &[u8],
+    bare_rsa_hash: crate::DigestAlgorithm,
+    spki_der: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), PathErrorKind> {
+    let spki = parse::single(spki_der, parse::SEQ, "SubjectPublicKeyInfo")
+        .map_err(PathErrorKind::Malformed)?;
+    let (key, public_key) = parse::parse_spki(spki.content).map_err(PathErrorKind::Malformed)?;
+    let bare_rsa = parse::Der::new(alg_content)
+        .expect(parse::OID, "algorithm")
+        .is_ok_and(|o| o.content == crate::oids::RSA_ENCRYPTION.as_bytes());
+    let alg = if bare_rsa {
+        parse::SigAlg::RsaPkcs1(match bare_rsa_hash {
+            crate::DigestAlgorithm::Sha256 => parse::Hash::Sha256,
+            crate::DigestAlgorithm::Sha384 => parse::Hash::Sha384,
+            crate::DigestAlgorithm::Sha512 => parse::Hash::Sha512,
+        })
+    } else {
+        parse::parse_sig_alg(alg_content).map_err(PathErrorKind::Malformed)?
+    };
+    sig::verify_with_key(
+        &alg,
+        message,
+        signature,
+        &key,
+        public_key,
+        ValidationProfile::Rfc5280,
+    )
+}
+
 /// Parses a certificate for inspection (the same reader the validator uses).
 pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, PathError> {
     CertInfo::parse(der).map_err(|e| PathError {

@@ -562,6 +562,19 @@ pub(crate) enum KeyKind {
     Other(String),
 }
 
+/// The content of a SubjectPublicKeyInfo: what kind of key, and the key bits.
+pub(crate) fn parse_spki(content: &[u8]) -> PResult<(KeyKind, &[u8])> {
+    let mut sr = Der::new(content);
+    let kalg = sr.expect(SEQ, "SPKI algorithm")?;
+    let kbits = sr.expect(BITS, "subjectPublicKey")?;
+    sr.finish("subjectPublicKeyInfo")?;
+    let public_key = match kbits.content {
+        [0, rest @ ..] => rest,
+        _ => return Err("subjectPublicKey has unused bits".into()),
+    };
+    Ok((parse_key(kalg.content, public_key), public_key))
+}
+
 fn parse_key(alg: &[u8], key: &[u8]) -> KeyKind {
     let mut r = Der::new(alg);
     let Ok(oid) = r.expect(OID, "key algorithm") else {
@@ -1058,15 +1071,8 @@ impl CertInfo {
         let subject = t.expect(SEQ, "subject")?;
         let subject = Name::parse(subject.whole).map_err(|e| format!("subject: {e}"))?;
         let spki = t.expect(SEQ, "subjectPublicKeyInfo")?;
-        let mut sr = Der::new(spki.content);
-        let kalg = sr.expect(SEQ, "SPKI algorithm")?;
-        let kbits = sr.expect(BITS, "subjectPublicKey")?;
-        sr.finish("subjectPublicKeyInfo")?;
-        let public_key = match kbits.content {
-            [0, rest @ ..] => rest.to_vec(),
-            _ => return Err("subjectPublicKey has unused bits".into()),
-        };
-        let key = parse_key(kalg.content, &public_key);
+        let (key, public_key) = parse_spki(spki.content)?;
+        let public_key = public_key.to_vec();
         if t.optional(0x81, "issuerUniqueID")?.is_some()
             | t.optional(0x82, "subjectUniqueID")?.is_some()
             && version == 0

@@ -64,7 +64,20 @@ pub(crate) fn verify_raw(
     issuer: &CertInfo,
     profile: ValidationProfile,
 ) -> Result<(), PathErrorKind> {
-    check_key(&issuer.key, profile)?;
+    verify_with_key(alg, message, sig, &issuer.key, &issuer.public_key, profile)
+}
+
+/// Verifies `signature` over `message` made with `alg` by the key `public_key`
+/// (the subjectPublicKey bits) of kind `key`.
+pub(crate) fn verify_with_key(
+    alg: &SigAlg,
+    message: &[u8],
+    sig: &[u8],
+    key: &KeyKind,
+    public_key: &[u8],
+    profile: ValidationProfile,
+) -> Result<(), PathErrorKind> {
+    check_key(key, profile)?;
     let unsupported = |s: &str| Err(PathErrorKind::UnsupportedAlgorithm(s.to_owned()));
     if profile == ValidationProfile::WebPki
         && matches!(
@@ -74,7 +87,7 @@ pub(crate) fn verify_raw(
     {
         return unsupported("SHA-1 signatures are not accepted");
     }
-    let algo: &'static dyn VerificationAlgorithm = match (alg, &issuer.key) {
+    let algo: &'static dyn VerificationAlgorithm = match (alg, key) {
         (SigAlg::RsaPkcs1(h), KeyKind::Rsa { .. }) => match h {
             Hash::Sha1 => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
             Hash::Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -109,7 +122,7 @@ pub(crate) fn verify_raw(
             )));
         }
     };
-    UnparsedPublicKey::new(algo, &issuer.public_key)
+    UnparsedPublicKey::new(algo, public_key)
         .verify(message, sig)
         .map_err(|_| PathErrorKind::BadSignature)
 }
