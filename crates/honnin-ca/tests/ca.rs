@@ -247,18 +247,11 @@ fn openssl() -> Option<PathBuf> {
 }
 
 fn softhsm_module() -> Option<PathBuf> {
-    let p = std::env::var_os("HONNIN_PKCS11_MODULE")
-        .filter(|p| !p.is_empty())
-        .map_or_else(
-            || PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
-            PathBuf::from,
-        );
-    if p.is_file() {
-        Some(p)
-    } else {
+    let p = honnin_card::pkcs11::softhsm_module_path();
+    if p.is_none() {
         missing_tool("the SoftHSM2 PKCS#11 module (HONNIN_PKCS11_MODULE)");
-        None
     }
+    p
 }
 
 fn write_pem(dir: &Path, name: &str, der: &[u8]) -> PathBuf {
@@ -1046,18 +1039,8 @@ fn pkcs11_ca_keys_on_softhsm2() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
+    let conf = honnin_card::pkcs11::write_softhsm_config(dir.path()).unwrap();
     let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n\
-             slots.removable = false\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["pkcs11_child", "--exact", "--nocapture", "--test-threads=1"])
         .env("SOFTHSM2_CONF", &conf)

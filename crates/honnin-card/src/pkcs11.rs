@@ -85,6 +85,28 @@ pub fn softhsm_module_path() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// Writes a SoftHSM2 configuration that keeps its tokens in `dir/tokens` (created)
+/// and returns its path (`dir/softhsm2.conf`), for a process's `SOFTHSM2_CONF`.
+/// SoftHSM2 reads that variable once per process, so tests give each child process
+/// its own. For tests and CI.
+///
+/// # Errors
+/// The directory or file cannot be written.
+pub fn write_softhsm_config(dir: &Path) -> std::io::Result<PathBuf> {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens)?;
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n\
+             slots.removable = false\n",
+            tokens.display()
+        ),
+    )?;
+    Ok(conf)
+}
+
 fn p11(e: &P11Error) -> CardError {
     CardError::Pkcs11(e.to_string())
 }

@@ -48,18 +48,8 @@ fn pkcs11_cards_on_softhsm2() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
+    let conf = honnin_card::pkcs11::write_softhsm_config(dir.path()).unwrap();
     let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n\
-             slots.removable = false\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
     let output = Command::new(std::env::current_exe().unwrap())
         .args(["pkcs11_child", "--exact", "--nocapture", "--test-threads=1"])
         .env("SOFTHSM2_CONF", &conf)

@@ -58,32 +58,16 @@ struct SoftHsm {
 
 impl SoftHsm {
     fn find() -> Option<SoftHsm> {
-        let module = std::env::var_os("HONNIN_PKCS11_MODULE")
-            .filter(|p| !p.is_empty())
-            .map_or_else(
-                || PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
-                PathBuf::from,
-            );
-        if !module.is_file() {
+        let Some(module) = honnin_card::pkcs11::softhsm_module_path() else {
             missing("the SoftHSM2 PKCS#11 module (HONNIN_PKCS11_MODULE)");
             return None;
-        }
+        };
         let Some(util) = on_path("softhsm2-util") else {
             missing("softhsm2-util");
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        std::fs::write(
-            dir.path().join("softhsm2.conf"),
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n\
-                 slots.removable = false\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
+        honnin_card::pkcs11::write_softhsm_config(dir.path()).unwrap();
         Some(SoftHsm { module, util, dir })
     }
 
