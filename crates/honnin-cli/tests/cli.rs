@@ -25,6 +25,9 @@ impl Served {
         let dir = tempfile::tempdir().unwrap();
         let (child, addr) =
             spawn_serve(&dir.path().join("data"), &dir.path().join("serve.log"), &[]);
+        let health = http(&addr, "GET", "/healthz", &[], b"");
+        let body = text(&health.body);
+        assert!(body.contains("\"ok\""), "{body}");
         Served {
             child,
             server: format!("http://{addr}"),

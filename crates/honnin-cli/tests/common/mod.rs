@@ -198,6 +198,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether `GET /healthz` answers 200. A server still starting may accept and
+/// close without answering: that is `false`, not a failure.
+pub fn healthy(addr: &str) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    buf.starts_with(b"HTTP/1.1 200")
+}
+
 /// A child process killed when dropped.
 pub struct Guard(pub Option<Child>);
 
@@ -238,9 +254,7 @@ pub fn spawn_serve_env(
     let mut guard = Guard(Some(child));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if std::net::TcpStream::connect(&addr).is_ok()
-            && http(&addr, "GET", "/healthz", &[], b"").status == 200
-        {
+        if healthy(&addr) {
             break;
         }
         if let Some(status) = guard.0.as_mut().unwrap().try_wait().unwrap() {
